@@ -1,0 +1,50 @@
+/* ops_common.c: helpers shared by op families: broadcasting, axes, random streams. */
+#include "ops.h"
+
+cnn_status cnn_broadcast_shapes(const char *op, const cnn_shape *a, const cnn_shape *b, cnn_shape *out) {
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    out->ndim = nd;
+    for (int i = 0; i < nd; i++) {
+        int ia = i - (nd - a->ndim), ib = i - (nd - b->ndim);
+        int64_t da = ia >= 0 ? a->dim[ia] : 1, db = ib >= 0 ? b->dim[ib] : 1;
+        if (da == db) out->dim[i] = da;
+        else if (da == 1) out->dim[i] = db;
+        else if (db == 1) out->dim[i] = da;
+        else if (da == -1) out->dim[i] = db;  // symbolic batch meets a concrete size
+        else if (db == -1) out->dim[i] = da;
+        else
+            return cnn_fail(CNN_ERR_SHAPE, "%s: shapes %s and %s cannot be broadcast together",
+                            op, cnn_shape_fmt(a), cnn_shape_fmt(b));
+    }
+    return CNN_OK;
+}
+
+cnn_status cnn_norm_axis(const char *op, int64_t axis, int ndim, int *out) {
+    int64_t ax = axis < 0 ? axis + ndim : axis;
+    if (ax < 0 || ax >= ndim)
+        return cnn_fail(CNN_ERR_VALUE, "%s: axis %lld is out of range for rank %d", op, (long long)axis, ndim);
+    *out = (int)ax;
+    return CNN_OK;
+}
+
+void cnn_broadcast_strides(const cnn_shape *in, const cnn_shape *out, int64_t strides[CNN_MAX_DIMS]) {
+    int off = out->ndim - in->ndim;
+    int64_t s = 1;
+    for (int i = out->ndim - 1; i >= 0; i--) {
+        int ii = i - off;
+        if (ii < 0 || in->dim[ii] == 1) strides[i] = 0;
+        else { strides[i] = s; s *= in->dim[ii]; }
+    }
+}
+
+/* splitmix64 finaliser: a strong 64-bit mix, enough for a counter-based stream. */
+uint64_t cnn_seed_mix(uint64_t a, uint64_t b) {
+    uint64_t z = a + 0x9E3779B97F4A7C15ull * (b + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+float cnn_rand_uniform(uint64_t seed, uint64_t index) {
+    return (float)(cnn_seed_mix(seed, index) >> 40) * (1.0f / 16777216.0f);
+}

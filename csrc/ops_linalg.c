@@ -1,0 +1,134 @@
+/* ops_linalg.c: matrix products on OpenBLAS sgemm.
+ *
+ * matmul(a, b): a (..., M, K) times b (K, N) -> (..., M, N), the leading dims of `a`
+ *   folded into M so a Dense layer is one GEMM; or a batched product when b is
+ *   (..., K, N) with the same leading dims as a.
+ * bias_add(x, b): x (..., C) + b (C).
+ * Backward uses beta = 1 so sgemm accumulates into the input gradients directly.
+ */
+#include <string.h>
+
+#include "blas.h"
+#include "ops.h"
+
+/* ---- matmul ---------------------------------------------------------------------- */
+
+static cnn_status matmul_infer(int n, const cnn_shape *const *in, const cnn_attrs *a, cnn_shape *out) {
+    (void)n; (void)a;
+    const cnn_shape *x = in[0], *w = in[1];
+    if (x->ndim < 2 || w->ndim < 2)
+        return cnn_fail(CNN_ERR_SHAPE, "matmul: both operands need rank >= 2, got %s and %s",
+                        cnn_shape_fmt(x), cnn_shape_fmt(w));
+    int64_t k = x->dim[x->ndim - 1], kw = w->dim[w->ndim - 2];
+    if (k != kw && k != -1 && kw != -1)
+        return cnn_fail(CNN_ERR_SHAPE, "matmul: inner dimensions differ: %s @ %s (%lld vs %lld)",
+                        cnn_shape_fmt(x), cnn_shape_fmt(w), (long long)k, (long long)kw);
+    if (w->ndim > 2) {
+        if (w->ndim != x->ndim)
+            return cnn_fail(CNN_ERR_SHAPE, "matmul: batched operands need equal rank, got %s and %s",
+                            cnn_shape_fmt(x), cnn_shape_fmt(w));
+        for (int i = 0; i < x->ndim - 2; i++)
+            if (x->dim[i] != w->dim[i] && x->dim[i] != -1 && w->dim[i] != -1)
+                return cnn_fail(CNN_ERR_SHAPE, "matmul: batch dimensions differ: %s @ %s",
+                                cnn_shape_fmt(x), cnn_shape_fmt(w));
+    }
+    *out = *x;
+    out->dim[out->ndim - 1] = w->dim[w->ndim - 1];
+    return CNN_OK;
+}
+
+/* Sizes of the product as `batch` independent (M,K)x(K,N) GEMMs. */
+static void matmul_dims(const cnn_op_ctx *c, int64_t *batch, int64_t *m, int64_t *k, int64_t *nn) {
+    const cnn_shape *x = c->in_shape[0], *w = c->in_shape[1];
+    *k = x->dim[x->ndim - 1];
+    *nn = w->dim[w->ndim - 1];
+    int64_t rows = cnn_shape_numel(x) / *k;
+    if (w->ndim == 2) { *batch = 1; *m = rows; }
+    else { *m = x->dim[x->ndim - 2]; *batch = rows / *m; }
+}
+
+static cnn_status matmul_forward(cnn_op_ctx *c) {
+    int64_t batch, m, k, n;
+    matmul_dims(c, &batch, &m, &k, &n);
+    int w_batched = c->in_shape[1]->ndim > 2;
+    for (int64_t b = 0; b < batch; b++) {
+        const float *x = c->in[0] + b * m * k;
+        const float *w = c->in[1] + (w_batched ? b * k * n : 0);
+        float *y = c->out + b * m * n;
+        if (m == 0 || n == 0) continue;
+        if (k == 0) { memset(y, 0, sizeof(float) * (size_t)(m * n)); continue; }
+        // y (M,N) = x (M,K) . w (K,N)
+        cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k,
+                  1.0f, x, (int)k, w, (int)n, 0.0f, y, (int)n);
+    }
+    return CNN_OK;
+}
+
+static cnn_status matmul_backward(cnn_op_ctx *c) {
+    int64_t batch, m, k, n;
+    matmul_dims(c, &batch, &m, &k, &n);
+    if (m == 0 || n == 0 || k == 0) return CNN_OK;
+    int w_batched = c->in_shape[1]->ndim > 2;
+    for (int64_t b = 0; b < batch; b++) {
+        const float *x = c->in[0] + b * m * k;
+        const float *w = c->in[1] + (w_batched ? b * k * n : 0);
+        const float *dy = c->out_grad + b * m * n;
+        if (c->in_grad[0])  // dx (M,K) += dy (M,N) . w^T (N,K)
+            cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k, (int)n,
+                      1.0f, dy, (int)n, w, (int)n, 1.0f, c->in_grad[0] + b * m * k, (int)k);
+        if (c->in_grad[1])  // dw (K,N) += x^T (K,M) . dy (M,N)
+            cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)n, (int)m,
+                      1.0f, x, (int)k, dy, (int)n, 1.0f,
+                      c->in_grad[1] + (w_batched ? b * k * n : 0), (int)n);
+    }
+    return CNN_OK;
+}
+
+/* ---- bias_add -------------------------------------------------------------------- */
+
+static cnn_status bias_add_infer(int n, const cnn_shape *const *in, const cnn_attrs *a, cnn_shape *out) {
+    (void)n; (void)a;
+    const cnn_shape *x = in[0], *b = in[1];
+    if (x->ndim < 1 || b->ndim != 1 ||
+        (x->dim[x->ndim - 1] != b->dim[0] && x->dim[x->ndim - 1] != -1))
+        return cnn_fail(CNN_ERR_SHAPE, "bias_add: bias %s does not match the last axis of %s",
+                        cnn_shape_fmt(b), cnn_shape_fmt(x));
+    *out = *x;
+    return CNN_OK;
+}
+
+static cnn_status bias_add_forward(cnn_op_ctx *c) {
+    int64_t ch = c->in_shape[1]->dim[0], rows = ch ? cnn_shape_numel(c->in_shape[0]) / ch : 0;
+    const float *x = c->in[0], *b = c->in[1];
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * ch;
+        float *yr = c->out + r * ch;
+        for (int64_t j = 0; j < ch; j++) yr[j] = xr[j] + b[j];
+    }
+    return CNN_OK;
+}
+
+static cnn_status bias_add_backward(cnn_op_ctx *c) {
+    int64_t ch = c->in_shape[1]->dim[0], rows = ch ? cnn_shape_numel(c->in_shape[0]) / ch : 0;
+    const float *dy = c->out_grad;
+    if (c->in_grad[0]) {
+        float *dx = c->in_grad[0];
+        for (int64_t i = 0; i < rows * ch; i++) dx[i] += dy[i];
+    }
+    if (c->in_grad[1]) {
+        float *db = c->in_grad[1];
+        for (int64_t r = 0; r < rows; r++) {
+            const float *dyr = dy + r * ch;
+            for (int64_t j = 0; j < ch; j++) db[j] += dyr[j];
+        }
+    }
+    return CNN_OK;
+}
+
+const cnn_op_def cnn_ops_linalg[] = {
+    {.name = "matmul", .min_inputs = 2, .max_inputs = 2, .infer = matmul_infer,
+     .forward = matmul_forward, .backward = matmul_backward},
+    {.name = "bias_add", .min_inputs = 2, .max_inputs = 2, .infer = bias_add_infer,
+     .forward = bias_add_forward, .backward = bias_add_backward},
+    {0},
+};

@@ -1,0 +1,122 @@
+/* py_ops.c: one op on arrays, for tests and for the tape: op_forward, op_vjp. */
+#include "binding.h"
+#include "eager.h"
+
+/* Converts a list of array-likes into tensors; returns the count or -1. */
+static int tensors_from_list(PyObject *list, const char *op, cnn_tensor **out) {
+    PyObject *seq = PySequence_Fast(list, "inputs must be a list");
+    if (!seq) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n > CNN_MAX_INPUTS) {
+        Py_DECREF(seq);
+        PyErr_Format(PyExc_ValueError, "%s: too many inputs (%zd)", op, n);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "%s input %zd", op, i);
+        PyArrayObject *a = cnn_py_float_array(PySequence_Fast_GET_ITEM(seq, i), what);
+        out[i] = a ? cnn_py_tensor_from_array(a) : NULL;
+        Py_XDECREF(a);
+        if (!out[i]) {
+            for (Py_ssize_t j = 0; j < i; j++) cnn_tensor_release(out[j]);
+            Py_DECREF(seq);
+            return -1;
+        }
+    }
+    Py_DECREF(seq);
+    return (int)n;
+}
+
+static void release_all(cnn_tensor **t, int n) {
+    for (int i = 0; i < n; i++) cnn_tensor_release(t[i]);
+}
+
+PyObject *cnn_py_op_forward(PyObject *self, PyObject *args) {
+    const char *name;
+    PyObject *inputs, *ints, *floats;
+    int training = 0;
+    unsigned long long seed = 0;
+    if (!PyArg_ParseTuple(args, "sOOO|pK", &name, &inputs, &ints, &floats, &training, &seed)) return NULL;
+    const cnn_op_def *def = cnn_py_find_op(name);
+    cnn_attrs a;
+    if (!def || cnn_py_parse_attrs(ints, floats, &a)) return NULL;
+    cnn_tensor *in[CNN_MAX_INPUTS];
+    int n = tensors_from_list(inputs, name, in);
+    if (n < 0) return NULL;
+    cnn_tensor *out;
+    float *aux;
+    cnn_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cnn_eager_forward(def, n, in, &a, training, seed, &out, &aux);
+    Py_END_ALLOW_THREADS
+    release_all(in, n);
+    if (st) return cnn_py_raise(st);
+    cnn_free(aux);
+    PyObject *res = cnn_py_array_from_tensor(out);
+    cnn_tensor_release(out);
+    return res;
+}
+
+PyObject *cnn_py_op_vjp(PyObject *self, PyObject *args) {
+    const char *name;
+    PyObject *inputs, *ints, *floats, *gobj;
+    int training = 0;
+    unsigned long long seed = 0;
+    if (!PyArg_ParseTuple(args, "sOOOO|pK", &name, &inputs, &ints, &floats, &gobj, &training, &seed))
+        return NULL;
+    const cnn_op_def *def = cnn_py_find_op(name);
+    cnn_attrs a;
+    if (!def || cnn_py_parse_attrs(ints, floats, &a)) return NULL;
+    cnn_tensor *in[CNN_MAX_INPUTS], *grads[CNN_MAX_INPUTS] = {0};
+    int n = tensors_from_list(inputs, name, in);
+    if (n < 0) return NULL;
+    PyArrayObject *g = cnn_py_float_array(gobj, "out_grad");
+    cnn_tensor *out = NULL;
+    float *aux = NULL;
+    PyObject *res = NULL;
+    cnn_status st = CNN_OK;
+    if (!g) goto done;
+    Py_BEGIN_ALLOW_THREADS
+    st = cnn_eager_forward(def, n, in, &a, training, seed, &out, &aux);
+    Py_END_ALLOW_THREADS
+    if (st) { cnn_py_raise(st); goto done; }
+    if (PyArray_SIZE(g) != cnn_shape_numel(&out->shape)) {
+        PyErr_Format(PyExc_ValueError, "%s: out_grad has %zd elements, the output %s",
+                     name, (Py_ssize_t)PyArray_SIZE(g), cnn_shape_fmt(&out->shape));
+        goto done;
+    }
+    float *gp[CNN_MAX_INPUTS] = {0};
+    for (int i = 0; i < n; i++) {
+        if (def->not_differentiable || ((def->no_grad_inputs >> i) & 1u)) continue;
+        if (!(grads[i] = cnn_tensor_new(&in[i]->shape))) { cnn_py_raise(CNN_ERR_MEMORY); goto done; }
+        gp[i] = cnn_tensor_data(grads[i]);
+    }
+    Py_BEGIN_ALLOW_THREADS
+    st = cnn_eager_backward(def, n, in, out, aux, &a, training, seed, (const float *)PyArray_DATA(g), gp);
+    Py_END_ALLOW_THREADS
+    if (st) { cnn_py_raise(st); goto done; }
+    res = PyList_New(n);
+    for (int i = 0; res && i < n; i++) {
+        PyObject *item = grads[i] ? cnn_py_array_from_tensor(grads[i]) : (Py_INCREF(Py_None), Py_None);
+        if (!item) { Py_CLEAR(res); break; }
+        PyList_SET_ITEM(res, i, item);
+    }
+done:
+    Py_XDECREF(g);
+    cnn_free(aux);
+    if (out) cnn_tensor_release(out);
+    release_all(in, n);
+    for (int i = 0; i < n; i++) if (grads[i]) cnn_tensor_release(grads[i]);
+    return res;
+}
+
+PyObject *cnn_py_op_names(PyObject *self, PyObject *noargs) {
+    PyObject *list = PyList_New(0);
+    for (int i = 0; list && i < cnn_op_count(); i++) {
+        PyObject *s = PyUnicode_FromString(cnn_op_at(i)->name);
+        if (!s || PyList_Append(list, s)) { Py_XDECREF(s); Py_CLEAR(list); break; }
+        Py_DECREF(s);
+    }
+    return list;
+}
