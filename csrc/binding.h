@@ -37,3 +37,22 @@ PyObject *cnn_py_shape_tuple(const cnn_shape *s);
 const cnn_op_def *cnn_py_find_op(const char *name);
 
 #endif
+
+/* ---- binding types ---- */
+
+/* cnn._C.Tensor: a Python handle on an engine tensor (eager values and variables). */
+typedef struct {
+    PyObject_HEAD
+    cnn_tensor *t;
+} cnn_PyTensor;
+
+extern PyTypeObject cnn_PyTensor_Type;
+PyObject *cnn_py_wrap_tensor(cnn_tensor *t); /* steals the reference */
+/* A tensor from a cnn._C.Tensor (retained) or an array-like (converted, zero-copy when it
+ * is float32 and contiguous). NULL with an exception set on failure. */
+cnn_tensor *cnn_py_as_tensor(PyObject *obj, const char *what);
+/* A list of tensors from a sequence; returns the count or -1. Release with cnn_py_release_tensors. */
+int cnn_py_tensor_list(PyObject *seq, const char *what, cnn_tensor **out, int max);
+void cnn_py_release_tensors(cnn_tensor **t, int n);
+
+extern PyTypeObject cnn_PyGraph_Type, cnn_PyProgram_Type, cnn_PyTape_Type, cnn_PyOptimizer_Type;

@@ -32,7 +32,9 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "cnn._C", "cnn's C engine.", -1, methods};
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, .m_name = "cnn._C", .m_doc = "cnn's C engine.", .m_size = -1, .m_methods = methods,
+};
 
 PyMODINIT_FUNC PyInit__C(void) {
     import_array();

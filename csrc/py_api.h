@@ -9,6 +9,12 @@ PyObject *cnn_py_op_names(PyObject *self, PyObject *noargs);
 /* Adds the Graph, Tape, Variable/Tensor and Optimizer types to the module. */
 int cnn_py_add_types(PyObject *module);
 
-#define CNN_PY_EXTRA_METHODS
+PyObject *cnn_py_eager(PyObject *self, PyObject *args);
+PyObject *cnn_py_consolidate(PyObject *self, PyObject *list);
+
+#define CNN_PY_EXTRA_METHODS                                                                    \
+    {"eager", cnn_py_eager, METH_VARARGS,                                                       \
+     "eager(name, inputs, ints, floats, training=False, seed=0) -> Tensor, recorded on tapes"}, \
+    {"consolidate", cnn_py_consolidate, METH_O, "consolidate(tensors): move into one flat buffer"},
 
 #endif

@@ -1,0 +1,33 @@
+/* optim.h: optimizers that update variables in place from their gradients, with Keras 3's
+ * update rules. State (moments) lives in flat buffers owned by the optimizer, one slot per
+ * variable, created on the variable's first update. */
+#ifndef CNN_OPTIM_H
+#define CNN_OPTIM_H
+
+#include "cnn.h"
+
+typedef enum { CNN_OPT_SGD = 0, CNN_OPT_ADAM = 1 } cnn_optimizer_kind;
+
+typedef struct {
+    cnn_optimizer_kind kind;
+    float learning_rate;
+    float momentum;         /* SGD */
+    int nesterov;           /* SGD */
+    float beta_1, beta_2;   /* Adam */
+    float epsilon;          /* Adam */
+    int amsgrad;            /* Adam */
+} cnn_optimizer_config;
+
+typedef struct cnn_optimizer cnn_optimizer;
+
+cnn_status cnn_optimizer_new(const cnn_optimizer_config *cfg, cnn_optimizer **out);
+void cnn_optimizer_free(cnn_optimizer *o);
+cnn_optimizer_config *cnn_optimizer_config_of(cnn_optimizer *o);  /* mutable: lr changes */
+int64_t cnn_optimizer_iterations(const cnn_optimizer *o);
+void cnn_optimizer_set_iterations(cnn_optimizer *o, int64_t it);
+
+/* One step over n variables: vars[i] -= update(grads[i]) (grads[i] has vars[i]'s size).
+ * Increments the iteration count once. */
+cnn_status cnn_optimizer_apply(cnn_optimizer *o, int n, cnn_tensor *const *vars, const float *const *grads);
+
+#endif

@@ -1,0 +1,116 @@
+/* py_optim.c: cnn._C.Optimizer, the C update rules behind cnn.optimizers. */
+#include "binding.h"
+#include "optim.h"
+#include "py_api.h"
+
+typedef struct {
+    PyObject_HEAD
+    cnn_optimizer *o;
+} PyOptimizer;
+
+static PyObject *optimizer_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"kind", "learning_rate", "momentum", "nesterov", "beta_1", "beta_2",
+                             "epsilon", "amsgrad", NULL};
+    const char *kind;
+    cnn_optimizer_config c = {.learning_rate = 0.01f, .beta_1 = 0.9f, .beta_2 = 0.999f, .epsilon = 1e-7f};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|fpfpfff", kwlist, &kind, &c.learning_rate, &c.momentum,
+                                     &c.nesterov, &c.beta_1, &c.beta_2, &c.epsilon, &c.amsgrad))
+        return NULL;
+    if (!strcmp(kind, "sgd")) c.kind = CNN_OPT_SGD;
+    else if (!strcmp(kind, "adam")) c.kind = CNN_OPT_ADAM;
+    else return PyErr_Format(PyExc_ValueError, "unknown optimizer kind '%s' (known: sgd, adam)", kind);
+    PyOptimizer *o = (PyOptimizer *)type->tp_alloc(type, 0);
+    if (!o) return NULL;
+    cnn_status st = cnn_optimizer_new(&c, &o->o);
+    if (st) { Py_DECREF(o); return cnn_py_raise(st); }
+    return (PyObject *)o;
+}
+
+static void optimizer_dealloc(PyOptimizer *o) {
+    cnn_optimizer_free(o->o);
+    Py_TYPE(o)->tp_free((PyObject *)o);
+}
+
+/* apply(grads, variables): one update step; grads are arrays or Tensors shaped like vars. */
+static PyObject *optimizer_apply(PyOptimizer *o, PyObject *args) {
+    PyObject *g_o, *v_o;
+    if (!PyArg_ParseTuple(args, "OO", &g_o, &v_o)) return NULL;
+    PyObject *gs = PySequence_Fast(g_o, "grads must be a list"), *vs = gs ? PySequence_Fast(v_o, "variables must be a list") : NULL;
+    if (!vs) { Py_XDECREF(gs); return NULL; }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(vs);
+    PyObject *res = NULL;
+    cnn_tensor **vars = calloc((size_t)n + 1, sizeof *vars), **grads = calloc((size_t)n + 1, sizeof *grads);
+    const float **gp = calloc((size_t)n + 1, sizeof *gp);
+    Py_ssize_t done = 0;
+    if (!vars || !grads || !gp) { PyErr_NoMemory(); goto out; }
+    if (PySequence_Fast_GET_SIZE(gs) != n) {
+        PyErr_Format(PyExc_ValueError, "apply: %zd gradients for %zd variables", PySequence_Fast_GET_SIZE(gs), n);
+        goto out;
+    }
+    for (; done < n; done++) {
+        PyObject *v = PySequence_Fast_GET_ITEM(vs, done);
+        if (!PyObject_TypeCheck(v, &cnn_PyTensor_Type)) {
+            PyErr_Format(PyExc_TypeError, "apply: variable %zd is a %s, not a variable", done, Py_TYPE(v)->tp_name);
+            goto out;
+        }
+        vars[done] = ((cnn_PyTensor *)v)->t;
+        char what[64];
+        snprintf(what, sizeof what, "gradient %zd", done);
+        if (!(grads[done] = cnn_py_as_tensor(PySequence_Fast_GET_ITEM(gs, done), what))) goto out;
+        if (cnn_shape_numel(&grads[done]->shape) != cnn_shape_numel(&vars[done]->shape)) {
+            PyErr_Format(PyExc_ValueError, "apply: gradient %zd has shape %s, its variable %s", done,
+                         cnn_shape_fmt(&grads[done]->shape), cnn_shape_fmt(&vars[done]->shape));
+            done++;
+            goto out;
+        }
+        gp[done] = cnn_tensor_data(grads[done]);
+    }
+    cnn_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cnn_optimizer_apply(o->o, (int)n, vars, gp);
+    Py_END_ALLOW_THREADS
+    if (st) cnn_py_raise(st);
+    else { Py_INCREF(Py_None); res = Py_None; }
+out:
+    for (Py_ssize_t i = 0; grads && i < done; i++) if (grads[i]) cnn_tensor_release(grads[i]);
+    free(vars); free(grads); free(gp);
+    Py_DECREF(gs); Py_DECREF(vs);
+    return res;
+}
+
+static PyObject *get_lr(PyOptimizer *o, void *c) { return PyFloat_FromDouble(cnn_optimizer_config_of(o->o)->learning_rate); }
+static int set_lr(PyOptimizer *o, PyObject *v, void *c) {
+    double lr = PyFloat_AsDouble(v);
+    if (lr == -1.0 && PyErr_Occurred()) return -1;
+    cnn_optimizer_config_of(o->o)->learning_rate = (float)lr;
+    return 0;
+}
+static PyObject *get_it(PyOptimizer *o, void *c) { return PyLong_FromLongLong(cnn_optimizer_iterations(o->o)); }
+static int set_it(PyOptimizer *o, PyObject *v, void *c) {
+    long long it = PyLong_AsLongLong(v);
+    if (it == -1 && PyErr_Occurred()) return -1;
+    cnn_optimizer_set_iterations(o->o, it);
+    return 0;
+}
+
+static PyMethodDef optimizer_methods[] = {
+    {"apply", (PyCFunction)optimizer_apply, METH_VARARGS, "apply(grads, variables): one update step"},
+    {NULL},
+};
+
+static PyGetSetDef optimizer_getset[] = {
+    {"learning_rate", (getter)get_lr, (setter)set_lr, "learning rate", NULL},
+    {"iterations", (getter)get_it, (setter)set_it, "update steps taken", NULL},
+    {NULL},
+};
+
+PyTypeObject cnn_PyOptimizer_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "cnn._C.Optimizer",
+    .tp_basicsize = sizeof(PyOptimizer),
+    .tp_dealloc = (destructor)optimizer_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Optimizer(kind, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon, amsgrad)",
+    .tp_methods = optimizer_methods,
+    .tp_getset = optimizer_getset,
+    .tp_new = optimizer_new,
+};
