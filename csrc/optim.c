@@ -73,7 +73,7 @@ static slot *find_slot(cnn_optimizer *o, const cnn_tensor *var, int hint) {
     memset(s, 0, sizeof *s);
     s->var_id = var->id;
     s->size = n;
-    int need_m = o->cfg.kind == CNN_OPT_ADAM || o->cfg.momentum != 0.0f;
+    int need_m = o->cfg.kind == CNN_OPT_ADAM || o->cfg.momentum != 0.0;
     if ((need_m && !(s->m = zeros(n))) ||
         (o->cfg.kind == CNN_OPT_ADAM && !(s->v = zeros(n))) ||
         (o->cfg.kind == CNN_OPT_ADAM && o->cfg.amsgrad && !(s->vhat = zeros(n)))) {
@@ -85,7 +85,7 @@ static slot *find_slot(cnn_optimizer *o, const cnn_tensor *var, int hint) {
 }
 
 static void sgd_update(const cnn_optimizer_config *c, float *w, const float *g, float *m, int64_t n) {
-    const float lr = c->learning_rate, mu = c->momentum;
+    const float lr = (float)c->learning_rate, mu = (float)c->momentum;
     if (!m) {
         for (int64_t i = 0; i < n; i++) w[i] -= g[i] * lr;
         return;
@@ -98,7 +98,7 @@ static void sgd_update(const cnn_optimizer_config *c, float *w, const float *g, 
 
 static void adam_update(const cnn_optimizer_config *c, float alpha, float *w, const float *g,
                         float *m, float *v, float *vhat, int64_t n) {
-    const float one_b1 = 1.0f - c->beta_1, one_b2 = 1.0f - c->beta_2, eps = c->epsilon;
+    const float one_b1 = (float)(1.0 - c->beta_1), one_b2 = (float)(1.0 - c->beta_2), eps = (float)c->epsilon;
     for (int64_t i = 0; i < n; i++) {
         m[i] += (g[i] - m[i]) * one_b1;
         v[i] += (g[i] * g[i] - v[i]) * one_b2;
@@ -113,7 +113,8 @@ cnn_status cnn_optimizer_apply(cnn_optimizer *o, int n, cnn_tensor *const *vars,
     float alpha = 0.0f;
     if (c->kind == CNN_OPT_ADAM) {
         float t = (float)(o->iterations + 1);
-        alpha = c->learning_rate * sqrtf(1.0f - powf(c->beta_2, t)) / (1.0f - powf(c->beta_1, t));
+        float b1_power = powf((float)c->beta_1, t), b2_power = powf((float)c->beta_2, t);
+        alpha = (float)c->learning_rate * sqrtf(1.0f - b2_power) / (1.0f - b1_power);
     }
     for (int i = 0; i < n; i++) {
         slot *s = find_slot(o, vars[i], i);

@@ -10,11 +10,13 @@ typedef enum { CNN_OPT_SGD = 0, CNN_OPT_ADAM = 1 } cnn_optimizer_kind;
 
 typedef struct {
     cnn_optimizer_kind kind;
-    float learning_rate;
-    float momentum;         /* SGD */
-    int nesterov;           /* SGD */
-    float beta_1, beta_2;   /* Adam */
-    float epsilon;          /* Adam */
+    /* Doubles as Python gives them: Keras computes some constants (1 - beta) in double
+     * before they meet float32 tensors, and matching it to the last digit needs the same. */
+    double learning_rate;
+    double momentum;         /* SGD */
+    int nesterov;            /* SGD */
+    double beta_1, beta_2;   /* Adam */
+    double epsilon;          /* Adam */
     int amsgrad;            /* Adam */
 } cnn_optimizer_config;
 

@@ -13,7 +13,7 @@ static PyObject *optimizer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
                              "epsilon", "amsgrad", NULL};
     const char *kind;
     cnn_optimizer_config c = {.learning_rate = 0.01f, .beta_1 = 0.9f, .beta_2 = 0.999f, .epsilon = 1e-7f};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|fpfpfff", kwlist, &kind, &c.learning_rate, &c.momentum,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|ddpdddp", kwlist, &kind, &c.learning_rate, &c.momentum,
                                      &c.nesterov, &c.beta_1, &c.beta_2, &c.epsilon, &c.amsgrad))
         return NULL;
     if (!strcmp(kind, "sgd")) c.kind = CNN_OPT_SGD;
@@ -82,7 +82,7 @@ static PyObject *get_lr(PyOptimizer *o, void *c) { return PyFloat_FromDouble(cnn
 static int set_lr(PyOptimizer *o, PyObject *v, void *c) {
     double lr = PyFloat_AsDouble(v);
     if (lr == -1.0 && PyErr_Occurred()) return -1;
-    cnn_optimizer_config_of(o->o)->learning_rate = (float)lr;
+    cnn_optimizer_config_of(o->o)->learning_rate = lr;
     return 0;
 }
 static PyObject *get_it(PyOptimizer *o, void *c) { return PyLong_FromLongLong(cnn_optimizer_iterations(o->o)); }
