@@ -42,9 +42,11 @@ static void matmul_dims(const cnn_op_ctx *c, int64_t *batch, int64_t *m, int64_t
     const cnn_shape *x = c->in_shape[0], *w = c->in_shape[1];
     *k = x->dim[x->ndim - 1];
     *nn = w->dim[w->ndim - 1];
-    int64_t rows = cnn_shape_numel(x) / *k;
-    if (w->ndim == 2) { *batch = 1; *m = rows; }
-    else { *m = x->dim[x->ndim - 2]; *batch = rows / *m; }
+    // Leading dims as a product, not numel / k: k or m may be 0 (empty tensors).
+    int64_t lead = 1;
+    for (int i = 0; i < x->ndim - 2; i++) lead *= x->dim[i];
+    if (w->ndim == 2) { *batch = 1; *m = lead * x->dim[x->ndim - 2]; }
+    else { *m = x->dim[x->ndim - 2]; *batch = lead; }
 }
 
 static cnn_status matmul_forward(cnn_op_ctx *c) {

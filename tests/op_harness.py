@@ -20,7 +20,7 @@ requires_torch = pytest.mark.skipif(torch is None, reason="torch==2.13.0 not ins
 
 
 def as32(arrays):
-    return [np.ascontiguousarray(a, dtype=np.float32) for a in arrays]
+    return [np.asarray(a, dtype=np.float32, order="C") for a in arrays]
 
 
 def forward(name, inputs, ints=(), floats=(), training=False, seed=0):
