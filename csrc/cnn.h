@@ -95,6 +95,7 @@ void cnn_free(void *p);
  * the elementwise work of the models we train is below the cost of a parallel region). */
 void cnn_set_num_threads(int n);
 int cnn_get_num_threads(void);
+int cnn_blas_num_threads(void);
 const char *cnn_blas_corename(void);
 const char *cnn_blas_config(void);
 

@@ -105,5 +105,6 @@ void cnn_set_num_threads(int n) {
 }
 
 int cnn_get_num_threads(void) { return engine_threads; }
+int cnn_blas_num_threads(void) { return cnn_blas_get_threads(); }
 const char *cnn_blas_corename(void) { return cnn_blas_get_corename(); }
 const char *cnn_blas_config(void) { return cnn_blas_get_config(); }
