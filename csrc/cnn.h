@@ -86,6 +86,15 @@ void cnn_tensor_retain(cnn_tensor *t);
 void cnn_tensor_release(cnn_tensor *t);
 static inline float *cnn_tensor_data(const cnn_tensor *t) { return t->storage->data + t->offset; }
 
+/* Hot loops get clones for AVX-512, AVX2 and baseline x86-64, picked at load time: the
+ * default build runs on any x86-64 yet uses the wide units where they exist. With -std=c11
+ * GCC contracts no FMAs, so every clone computes bit-identical results. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(CNN_NO_CLONES)
+#define CNN_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CNN_HOT
+#endif
+
 /* Memory for hot paths: 64-byte aligned, and large blocks are advised into huge pages
  * because first-touch page faults dominate on the machines we target. */
 void *cnn_alloc(size_t bytes);

@@ -84,27 +84,41 @@ static slot *find_slot(cnn_optimizer *o, const cnn_tensor *var, int hint) {
     return s;
 }
 
-static void sgd_update(const cnn_optimizer_config *c, float *w, const float *g, float *m, int64_t n) {
+CNN_HOT static void sgd_update(const cnn_optimizer_config *c, float *w, const float *g, float *m, int64_t n) {
     const float lr = (float)c->learning_rate, mu = (float)c->momentum;
     if (!m) {
         for (int64_t i = 0; i < n; i++) w[i] -= g[i] * lr;
         return;
     }
-    for (int64_t i = 0; i < n; i++) {
-        m[i] = m[i] * mu - g[i] * lr;
-        w[i] += c->nesterov ? m[i] * mu - g[i] * lr : m[i];
+    if (c->nesterov) {
+        for (int64_t i = 0; i < n; i++) {
+            m[i] = m[i] * mu - g[i] * lr;
+            w[i] += m[i] * mu - g[i] * lr;
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            m[i] = m[i] * mu - g[i] * lr;
+            w[i] += m[i];
+        }
     }
 }
 
-static void adam_update(const cnn_optimizer_config *c, float alpha, float *w, const float *g,
+CNN_HOT static void adam_update(const cnn_optimizer_config *c, float alpha, float *w, const float *g,
                         float *m, float *v, float *vhat, int64_t n) {
     const float one_b1 = (float)(1.0 - c->beta_1), one_b2 = (float)(1.0 - c->beta_2), eps = (float)c->epsilon;
+    if (vhat) {
+        for (int64_t i = 0; i < n; i++) {
+            m[i] += (g[i] - m[i]) * one_b1;
+            v[i] += (g[i] * g[i] - v[i]) * one_b2;
+            vhat[i] = vhat[i] > v[i] ? vhat[i] : v[i];
+            w[i] -= (m[i] * alpha) / (sqrtf(vhat[i]) + eps);
+        }
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         m[i] += (g[i] - m[i]) * one_b1;
         v[i] += (g[i] * g[i] - v[i]) * one_b2;
-        float vv = v[i];
-        if (vhat) { vhat[i] = vhat[i] > v[i] ? vhat[i] : v[i]; vv = vhat[i]; }
-        w[i] -= (m[i] * alpha) / (sqrtf(vv) + eps);
+        w[i] -= (m[i] * alpha) / (sqrtf(v[i]) + eps);
     }
 }
 
