@@ -1,3 +1,33 @@
-"""cnn: a Keras-compatible deep-learning library with a C engine."""
+"""cnn: a Keras-compatible deep-learning library with a C engine, for CPUs."""
 from . import _blas  # noqa: F401  (loads OpenBLAS before the extension needs it)
 from . import _C
+from .backend import GradientTape, Tensor, Variable
+
+__version__ = "0.1.0"
+
+
+def config():
+    """The BLAS library in use, its kernel (core type) and the thread counts."""
+    c = _C.config()
+    return {
+        "blas": "scipy-openblas32" if _blas.LIBRARY_PATH else "system OpenBLAS",
+        "blas_library": _blas.LIBRARY_PATH,
+        "blas_kernel": c["blas_corename"],
+        "blas_config": c["blas_config"],
+        "blas_threads": c["blas_threads"],
+        "engine_threads": c["engine_threads"],
+        "version": __version__,
+    }
+
+
+def set_num_threads(n):
+    """Threads for OpenBLAS and the engine together (one owner of the cores at a time)."""
+    _C.set_num_threads(int(n))
+
+
+# The Keras-style API. Imported last: each builds on the engine above.
+from . import ops, activations, initializers, losses, metrics, optimizers, callbacks  # noqa: E402
+from . import layers, models, utils  # noqa: E402
+
+__all__ = ["config", "set_num_threads", "GradientTape", "Tensor", "Variable", "ops", "activations",
+           "initializers", "losses", "metrics", "optimizers", "callbacks", "layers", "models", "utils"]

@@ -1,0 +1,167 @@
+"""What compile() was given, resolved per model output, and the loss/metric part of the
+training graph built from it."""
+import numpy as np
+
+from .. import backend, losses, metrics, optimizers
+from ..utils.naming import to_snake_case
+
+_BUILTIN_SHAPED = {losses.mean_squared_error, losses.mean_absolute_error, losses.huber,
+                   losses.binary_crossentropy, losses.categorical_crossentropy}
+
+
+def _fmt(shape):
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _name_of(obj):
+    if isinstance(obj, str):
+        return obj
+    if getattr(obj, "name", None):
+        return obj.name
+    return to_snake_case(getattr(obj, "__name__", type(obj).__name__))
+
+
+class OutputSpec:
+    """Loss, weight and metrics of one model output."""
+
+    def __init__(self, loss, weight, metric_ids):
+        self.loss, self.weight, self.metric_ids = loss, weight, metric_ids
+        self.metrics = []  # (name, per-sample fn), resolved once target shapes are known
+
+
+class CompileSpec:
+    def __init__(self, optimizer, loss, loss_weights, metrics_arg):
+        self.optimizer = optimizers.get(optimizer)
+        self.loss_arg, self.loss_weights_arg, self.metrics_arg = loss, loss_weights, metrics_arg
+        # Fail at compile time on names we do not know (Keras would wait until fit).
+        for item in self._leaves(loss):
+            losses.get(item)
+        for item in self._leaves(metrics_arg):
+            if not (isinstance(item, str) and item.lower() in ("accuracy", "acc")):
+                metrics.get(item)
+        if loss_weights is not None and not isinstance(loss_weights, (list, tuple, dict,
+                                                                      float, int)):
+            raise ValueError("Expected `loss_weights` argument to be a float (single output "
+                             f"case), a list or a dict. Received: loss_weights={loss_weights!r}")
+
+    @staticmethod
+    def _leaves(arg):
+        if arg is None:
+            return []
+        if isinstance(arg, dict):
+            return [v for val in arg.values() for v in CompileSpec._leaves(val)]
+        if isinstance(arg, (list, tuple)):
+            return [v for val in arg for v in CompileSpec._leaves(val)]
+        return [arg]
+
+    def _per_output(self, arg, names, what, nested_ok):
+        """A compile argument spread over the outputs: one value for all, a list with one
+        entry per output, or a dict keyed by output name."""
+        n = len(names)
+        if isinstance(arg, dict):
+            unknown = set(arg) - set(names)
+            if unknown:
+                raise ValueError(f"`{what}` has keys {sorted(unknown)} that are not outputs of "
+                                 f"the model; outputs are {names}")
+            return [arg.get(name) for name in names]
+        if isinstance(arg, (list, tuple)) and arg and (not nested_ok or n > 1 and all(
+                isinstance(v, (list, tuple)) or v is None for v in arg)):
+            if len(arg) != n:
+                raise ValueError(f"`{what}` has {len(arg)} entries but the model has {n} "
+                                 f"outputs ({names}).")
+            return list(arg)
+        return [arg] * n
+
+    def resolve(self, output_names):
+        """One OutputSpec per output."""
+        loss_arg = self.loss_arg
+        if isinstance(loss_arg, (list, tuple)) and len(output_names) == 1 and len(loss_arg) == 1:
+            loss_arg = loss_arg[0]
+        losses_per = self._per_output(loss_arg, output_names, "loss", nested_ok=False)
+        weights = self.loss_weights_arg
+        if weights is None:
+            weights_per = [1.0] * len(output_names)
+        elif isinstance(weights, (int, float)):
+            weights_per = [float(weights)] * len(output_names)
+        else:
+            weights_per = [1.0 if w is None else float(w) for w in
+                           self._per_output(weights, output_names, "loss_weights", False)]
+        metrics_arg = self.metrics_arg or []
+        metrics_per = self._per_output(metrics_arg, output_names, "metrics", nested_ok=True)
+        specs = []
+        for loss_id, w, m in zip(losses_per, weights_per, metrics_per):
+            m = [] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m])
+            specs.append(OutputSpec(losses.get(loss_id), w, m))
+        return specs
+
+
+def resolve_metrics(spec, target_shape, output_shape):
+    """(log name, per-sample function) for each metric of one output."""
+    out = []
+    for ident in spec.metric_ids:
+        if isinstance(ident, str) and ident.lower() in ("accuracy", "acc"):
+            out.append((ident, metrics.resolve_accuracy(target_shape, output_shape)))
+            continue
+        obj = metrics.get(ident)
+        name = ident if isinstance(ident, str) else _name_of(obj)
+        if isinstance(obj, metrics.MeanMetricWrapper):
+            fn, kwargs = obj.fn, obj._fn_kwargs
+            obj = (lambda f, kw: (lambda t, p: f(t, p, **kw)))(fn, kwargs)
+        elif isinstance(obj, metrics.Metric):
+            raise TypeError(f"Metric {name!r} keeps its own Python state and cannot run inside "
+                            "the compiled training graph; pass a function or a "
+                            "MeanMetricWrapper instead.")
+        out.append((name, obj))
+    return out
+
+
+def prepare_target(y, spec, output_shape, index, output_name):
+    """Reshapes labels once per fit the way the loss expects them, and checks them
+    against the output: sparse labels have the output's shape minus its class axis, other
+    built-in losses the output's own shape."""
+    sparse = losses.is_sparse(spec.loss)
+    out_rank = len(output_shape)
+    if sparse:
+        if y.ndim == out_rank and y.shape[-1] == 1:
+            y = y.reshape(y.shape[:-1])
+        expected = output_shape[:-1]
+    else:
+        if y.ndim == out_rank - 1 and output_shape[-1] == 1:
+            y = y.reshape(y.shape + (1,))
+        expected = output_shape
+    fn = losses.underlying_function(spec.loss)
+    if sparse or fn in _BUILTIN_SHAPED:
+        got = (None,) + tuple(y.shape[1:])
+        if len(got) != len(expected) or any(e is not None and e != g
+                                            for e, g in zip(expected[1:], got[1:])):
+            what = "class indices" if sparse else "targets"
+            raise ValueError(f"Target {index} does not match output '{output_name}' of shape "
+                             f"{_fmt(output_shape)}: {_name_of(fn)} expects {what} of shape "
+                             f"{_fmt(expected)}, but received y with shape {_fmt(got)}")
+    if sparse and y.size:
+        classes = output_shape[-1]
+        lo, hi = float(y.min()), float(y.max())
+        if lo < 0 or (classes is not None and hi >= classes) or not np.all(y == np.floor(y)):
+            raise ValueError(f"Target {index} (output '{output_name}'): sparse labels must be "
+                             f"integers in [0, {classes}); received values in [{lo:g}, {hi:g}]")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def loss_value(loss, y_true, y_pred):
+    """A scalar loss Symbol: Loss objects reduce themselves; functions give per-sample
+    values that are averaged over the batch."""
+    if isinstance(loss, losses.Loss):
+        return loss(y_true, y_pred)
+    return backend.op("mean", [loss(y_true, y_pred)], ints=[0])
+
+
+def mean_of(values):
+    return backend.op("mean", [values], ints=[0])
+
+
+def weighted_total(values, weights):
+    total = None
+    for value, weight in zip(values, weights):
+        term = value if weight == 1.0 else backend.op("mul", [value, np.float32(weight)])
+        total = term if total is None else backend.op("add", [total, term])
+    return total

@@ -1,0 +1,112 @@
+"""Turning user data into what the compiled graphs take: lists of contiguous float32
+arrays, checked once per fit/evaluate/predict call (never per batch)."""
+import math
+
+import numpy as np
+
+from .. import backend
+
+
+def _fmt(shape):
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _as_float_array(value, arg):
+    if isinstance(value, (backend.Tensor, backend.Variable)):
+        value = value.numpy()
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"`{arg}` must contain numbers (it is converted to float32); "
+                        f"received an array of dtype {array.dtype}")
+    if array.ndim == 0:
+        raise ValueError(f"`{arg}` must have a leading batch axis; received a scalar "
+                         f"{array.item()!r}")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def to_arrays(data, arg, names, count):
+    """`data` as one array, a list/tuple of arrays, or a dict keyed by `names` -> a list of
+    `count` float32 arrays (count None: as many as given)."""
+    if data is None:
+        raise ValueError(f"`{arg}` is required; received None")
+    if isinstance(data, dict):
+        if names is None or set(data) != set(names):
+            raise ValueError(f"`{arg}` as a dict must have exactly the keys {names}; "
+                             f"received keys {sorted(data)}")
+        items = [data[n] for n in names]
+    elif isinstance(data, (list, tuple)) and data and all(hasattr(v, "shape") for v in data):
+        items = list(data)  # one array per input/output
+    elif isinstance(data, (list, tuple)) and (count or 1) > 1:
+        items = list(data)  # nested Python lists, one per input/output
+    else:
+        items = [data]
+    arrays = [_as_float_array(v, f"{arg}[{i}]" if len(items) > 1 else arg)
+              for i, v in enumerate(items)]
+    if count is not None and len(arrays) != count:
+        raise ValueError(f"The model expects {count} {'input' if arg == 'x' else 'target'} "
+                         f"array(s) for `{arg}`, but received {len(arrays)}: shapes "
+                         f"{[_fmt(a.shape) for a in arrays]}")
+    return arrays
+
+
+def check_cardinality(xs, ys=None):
+    sizes_x = [a.shape[0] for a in xs]
+    sizes_y = [a.shape[0] for a in ys or ()]
+    if len(set(sizes_x + sizes_y)) > 1:
+        msg = "Data cardinality is ambiguous. Make sure all arrays contain the same number " \
+              f"of samples. 'x' sizes: {', '.join(map(str, sizes_x))}"
+        if sizes_y:
+            msg += f", 'y' sizes: {', '.join(map(str, sizes_y))}"
+        raise ValueError(msg)
+    n = sizes_x[0]
+    if n == 0:
+        raise ValueError(f"Expected at least one sample, but `x` is empty: shape "
+                         f"{_fmt(xs[0].shape)}")
+    return n
+
+
+def split_validation(xs, ys, n, validation_split):
+    """Keras's validation_split: the LAST fraction of the samples, taken before shuffling."""
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"`validation_split` must be in [0, 1); received {validation_split}")
+    split_at = int(math.floor(n * (1.0 - validation_split)))
+    if split_at == 0 or split_at == n:
+        raise ValueError(f"Training data contains {n} samples, which is not sufficient to "
+                         "split it into a validation and training set as specified by "
+                         f"`validation_split={validation_split}`. Either provide more data, "
+                         "or a different value for the `validation_split` argument.")
+    train = ([a[:split_at] for a in xs], [a[:split_at] for a in ys])
+    val = ([a[split_at:] for a in xs], [a[split_at:] for a in ys])
+    return train, val
+
+
+def batch_slices(n, batch_size):
+    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+
+
+def check_batch_size(batch_size):
+    if batch_size is None:
+        return 32
+    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"`batch_size` must be a positive integer; received {batch_size!r}")
+    return int(batch_size)
+
+
+class GatherBuffers:
+    """Reusable batch-sized buffers for shuffled batches. Gathering each batch's rows into
+    the same memory every step (kept on the model across fit calls) avoids allocating a
+    permuted copy of the data per epoch, whose fresh pages would fault on every touch."""
+
+    def __init__(self):
+        self._buffers = {}
+
+    def gather(self, slot, array, index, batch_size):
+        key = (slot, batch_size, array.shape[1:])
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._buffers[key] = np.empty((batch_size,) + array.shape[1:], np.float32)
+        out = buf[:len(index)]
+        # mode="clip" lets take() write straight into `out` (the default buffers a copy);
+        # the indices come from a permutation, so they are always in range.
+        array.take(index, axis=0, out=out, mode="clip")
+        return out

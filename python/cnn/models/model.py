@@ -1,0 +1,198 @@
+"""Model: a Layer made of layers, with compile/fit/evaluate/predict.
+
+`Model(inputs, outputs)` is a functional model over recorded KerasTensor nodes;
+subclasses may instead define their layers as attributes and write call(). Training runs
+through compiled engine graphs (see trainer.py); `model(x)` runs eagerly."""
+from ..layers.keras_tensor import flatten, pack_like
+from ..layers.layer import Layer
+from ..utils.naming import auto_name
+from . import data, summary as summary_module
+from . import trainer
+from .functional import FunctionalGraph
+
+
+class Model(Layer):
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        functional = inputs is not None or outputs is not None
+        default = "Functional" if functional and type(self) is Model else type(self).__name__
+        super().__init__(name=name or auto_name(default), trainable=trainable, **kwargs)
+        self._graph = None
+        self._tracked = []
+        self.stop_training = False
+        self.history = None
+        self.optimizer = None
+        self.compiled = False
+        self._compile_spec = None
+        self._graph_cache = trainer.GraphCache()
+        self._gather_buffers = data.GatherBuffers()  # shuffled batches, reused across fits
+        if functional:
+            if inputs is None or outputs is None:
+                raise ValueError("A functional Model needs both `inputs` and `outputs`; "
+                                 f"received inputs={inputs!r}, outputs={outputs!r}")
+            self._set_graph(inputs, outputs)
+
+    def _set_graph(self, inputs, outputs):
+        self._graph = FunctionalGraph(inputs, outputs, self.name)
+        self._input_structure, self._output_structure = inputs, outputs
+        self.built = True
+        self._graph_cache.clear()
+
+    def __setattr__(self, name, value):
+        # Subclassed models: layers assigned as attributes own the model's weights.
+        if isinstance(value, Layer):
+            tracked = self.__dict__.setdefault("_tracked", [])
+            if all(value is not t for t in tracked):
+                tracked.append(value)
+        super().__setattr__(name, value)
+
+    # ---- structure ------------------------------------------------------------------
+
+    @property
+    def layers(self):
+        if self._graph is not None:
+            return list(self._graph.layers)
+        return list(self._tracked)
+
+    def _sublayers(self):
+        return self.layers
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[l.name for l in self.layers]}.")
+
+    def _require_graph(self, what):
+        if self._graph is None:
+            raise ValueError(f"Model '{self.name}' has no inputs yet (it is not built), so it "
+                             f"has no {what}. Give it an Input(...), or call/fit/predict it on "
+                             "data first.")
+        return self._graph
+
+    @property
+    def inputs(self):
+        return list(self._require_graph("inputs").inputs)
+
+    @property
+    def outputs(self):
+        return list(self._require_graph("outputs").outputs)
+
+    @property
+    def input(self):
+        return self._input_structure if self._graph is not None else self._require_graph("input")
+
+    @property
+    def output(self):
+        return self._output_structure if self._graph is not None else self._require_graph("output")
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def input_names(self):
+        return [t.node.layer.name if t.node is not None else t.name for t in self.inputs]
+
+    @property
+    def output_names(self):
+        if self._graph is None:
+            return None
+        return [t.node.layer.name for t in self._graph.outputs]
+
+    def _single_output(self):
+        return self._graph is not None and not isinstance(self._output_structure, (list, tuple))
+
+    # ---- running ----------------------------------------------------------------------
+
+    def _check_and_build(self, shapes):
+        if not self.built:
+            self.build(shapes[0] if len(shapes) == 1 else shapes)
+        if self._graph is not None:
+            self._graph.check_input_shapes([(None,) + tuple(s[1:]) for s in shapes], self.name)
+
+    def build(self, input_shape):
+        """Functional models are built on creation; subclasses build their layers by
+        running call() on the first data."""
+        self.built = True
+
+    def call(self, inputs, training=None):
+        if self._graph is None:
+            raise ValueError(f"Model '{self.name}' has no inputs and no call(): create it as "
+                             "Model(inputs, outputs), or subclass Model and implement call().")
+        outputs = self._graph.run(flatten(inputs), training=training)
+        return pack_like(self._output_structure, outputs) if isinstance(
+            self._output_structure, (list, tuple)) else outputs[0]
+
+    def _forward(self, values, training=None):
+        """Flat values in (one per model input), flat outputs out; used to compile graphs."""
+        if self._graph is not None:
+            return self._graph.run(values, training=training)
+        inputs = values[0] if len(values) == 1 else list(values)
+        return flatten(Layer.__call__(self, inputs, training=training))
+
+    def _ensure_built(self, input_shapes):
+        """Builds a model that has no inputs yet from the shapes of the first data."""
+        if self._graph is None and not self.built:
+            shapes = [(None,) + tuple(s[1:]) for s in input_shapes]
+            self.build(shapes[0] if len(shapes) == 1 else shapes)
+
+    # ---- training API (trainer.py does the work) --------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                **kwargs):
+        trainer.compile_model(self, optimizer, loss, loss_weights, metrics, kwargs)
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        return trainer.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                           callbacks=callbacks, validation_split=validation_split,
+                           validation_data=validation_data, shuffle=shuffle,
+                           class_weight=class_weight, sample_weight=sample_weight,
+                           initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                           validation_steps=validation_steps,
+                           validation_batch_size=validation_batch_size,
+                           validation_freq=validation_freq)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        return trainer.evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
+                                sample_weight=sample_weight, steps=steps, callbacks=callbacks,
+                                return_dict=return_dict)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        return trainer.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps,
+                               callbacks=callbacks)
+
+    def train_on_batch(self, x, y=None, return_dict=False):
+        return trainer.train_on_batch(self, x, y, return_dict)
+
+    def test_on_batch(self, x, y=None, return_dict=False):
+        return trainer.test_on_batch(self, x, y, return_dict)
+
+    def predict_on_batch(self, x):
+        return trainer.predict(self, x, batch_size=None, verbose=0, whole=True)
+
+    @property
+    def metrics_names(self):
+        return trainer.metrics_names(self)
+
+    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
+        summary_module.print_summary(self, line_length=line_length, positions=positions,
+                                     print_fn=print_fn)
+
+    def get_config(self):
+        config = super().get_config()
+        config["layers"] = [{"class_name": type(l).__name__, "config": l.get_config()}
+                            for l in self.layers]
+        return config
