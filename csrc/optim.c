@@ -6,6 +6,9 @@
  *   Adam:     t = iterations + 1;  alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)
  *             m += (g - m) * (1 - b1);  v += (g^2 - v) * (1 - b2)
  *             vhat = max(vhat, v) (amsgrad);  w -= (m * alpha) / (sqrt(v or vhat) + eps)
+ *   RMSprop:  v = rho * v + (1 - rho) * g^2;  a = rho * a + (1 - rho) * g (centered)
+ *             inc = (lr * g) / sqrt(v - a^2 + eps  or  v + eps)
+ *             momentum > 0: m = momentum * m + inc, w -= m;  else w -= inc
  */
 #include <math.h>
 #include <stdlib.h>
@@ -16,7 +19,8 @@
 typedef struct {
     int64_t var_id;
     int64_t size;
-    float *m, *v, *vhat; /* NULL where the rule needs no such moment */
+    float *m, *v, *vhat; /* NULL where the rule needs no such moment; RMSprop keeps its
+                            centred average gradient in vhat */
 } slot;
 
 struct cnn_optimizer {
@@ -27,7 +31,7 @@ struct cnn_optimizer {
 };
 
 cnn_status cnn_optimizer_new(const cnn_optimizer_config *cfg, cnn_optimizer **out) {
-    if (cfg->kind != CNN_OPT_SGD && cfg->kind != CNN_OPT_ADAM)
+    if (cfg->kind != CNN_OPT_SGD && cfg->kind != CNN_OPT_ADAM && cfg->kind != CNN_OPT_RMSPROP)
         return cnn_fail(CNN_ERR_VALUE, "unknown optimizer kind %d", (int)cfg->kind);
     cnn_optimizer *o = calloc(1, sizeof *o);
     if (!o) return cnn_fail(CNN_ERR_MEMORY, "out of memory");
@@ -73,10 +77,12 @@ static slot *find_slot(cnn_optimizer *o, const cnn_tensor *var, int hint) {
     memset(s, 0, sizeof *s);
     s->var_id = var->id;
     s->size = n;
-    int need_m = o->cfg.kind == CNN_OPT_ADAM || o->cfg.momentum != 0.0;
-    if ((need_m && !(s->m = zeros(n))) ||
-        (o->cfg.kind == CNN_OPT_ADAM && !(s->v = zeros(n))) ||
-        (o->cfg.kind == CNN_OPT_ADAM && o->cfg.amsgrad && !(s->vhat = zeros(n)))) {
+    const cnn_optimizer_config *c = &o->cfg;
+    int need_m = c->kind == CNN_OPT_ADAM || c->momentum > 0.0;
+    int need_v = c->kind == CNN_OPT_ADAM || c->kind == CNN_OPT_RMSPROP;
+    int need_third = (c->kind == CNN_OPT_ADAM && c->amsgrad) || (c->kind == CNN_OPT_RMSPROP && c->centered);
+    if ((need_m && !(s->m = zeros(n))) || (need_v && !(s->v = zeros(n))) ||
+        (need_third && !(s->vhat = zeros(n)))) {
         cnn_free(s->m); cnn_free(s->v);
         return NULL;
     }
@@ -122,6 +128,25 @@ CNN_HOT static void adam_update(const cnn_optimizer_config *c, float alpha, floa
     }
 }
 
+CNN_HOT static void rmsprop_update(const cnn_optimizer_config *c, float *w, const float *g, float *m,
+                                   float *v, float *avg, int64_t n) {
+    const float lr = (float)c->learning_rate, rho = (float)c->rho, one_rho = (float)(1.0 - c->rho);
+    const float eps = (float)c->epsilon, mu = (float)c->momentum;
+    for (int64_t i = 0; i < n; i++) {
+        v[i] = rho * v[i] + one_rho * (g[i] * g[i]);
+        float denom;
+        if (avg) {
+            avg[i] = rho * avg[i] + one_rho * g[i];
+            denom = v[i] - avg[i] * avg[i] + eps;
+        } else {
+            denom = v[i] + eps;
+        }
+        float inc = (lr * g[i]) / sqrtf(denom);
+        if (m) { m[i] = mu * m[i] + inc; w[i] -= m[i]; }
+        else w[i] -= inc;
+    }
+}
+
 cnn_status cnn_optimizer_apply(cnn_optimizer *o, int n, cnn_tensor *const *vars, const float *const *grads) {
     const cnn_optimizer_config *c = &o->cfg;
     float alpha = 0.0f;
@@ -138,7 +163,8 @@ cnn_status cnn_optimizer_apply(cnn_optimizer *o, int n, cnn_tensor *const *vars,
                             (long long)s->size, (long long)cnn_shape_numel(&vars[i]->shape));
         float *w = cnn_tensor_data(vars[i]);
         if (c->kind == CNN_OPT_SGD) sgd_update(c, w, grads[i], s->m, s->size);
-        else adam_update(c, alpha, w, grads[i], s->m, s->v, s->vhat, s->size);
+        else if (c->kind == CNN_OPT_ADAM) adam_update(c, alpha, w, grads[i], s->m, s->v, s->vhat, s->size);
+        else rmsprop_update(c, w, grads[i], s->m, s->v, s->vhat, s->size);
     }
     o->iterations++;
     return CNN_OK;

@@ -6,18 +6,20 @@
 
 #include "cnn.h"
 
-typedef enum { CNN_OPT_SGD = 0, CNN_OPT_ADAM = 1 } cnn_optimizer_kind;
+typedef enum { CNN_OPT_SGD = 0, CNN_OPT_ADAM = 1, CNN_OPT_RMSPROP = 2 } cnn_optimizer_kind;
 
 typedef struct {
     cnn_optimizer_kind kind;
     /* Doubles as Python gives them: Keras computes some constants (1 - beta) in double
      * before they meet float32 tensors, and matching it to the last digit needs the same. */
     double learning_rate;
-    double momentum;         /* SGD */
+    double momentum;         /* SGD, RMSprop */
     int nesterov;            /* SGD */
     double beta_1, beta_2;   /* Adam */
-    double epsilon;          /* Adam */
-    int amsgrad;            /* Adam */
+    double epsilon;          /* Adam, RMSprop */
+    int amsgrad;             /* Adam */
+    double rho;              /* RMSprop */
+    int centered;            /* RMSprop */
 } cnn_optimizer_config;
 
 typedef struct cnn_optimizer cnn_optimizer;

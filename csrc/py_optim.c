@@ -10,15 +10,17 @@ typedef struct {
 
 static PyObject *optimizer_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"kind", "learning_rate", "momentum", "nesterov", "beta_1", "beta_2",
-                             "epsilon", "amsgrad", NULL};
+                             "epsilon", "amsgrad", "rho", "centered", NULL};
     const char *kind;
-    cnn_optimizer_config c = {.learning_rate = 0.01f, .beta_1 = 0.9f, .beta_2 = 0.999f, .epsilon = 1e-7f};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|ddpdddp", kwlist, &kind, &c.learning_rate, &c.momentum,
-                                     &c.nesterov, &c.beta_1, &c.beta_2, &c.epsilon, &c.amsgrad))
+    cnn_optimizer_config c = {.learning_rate = 0.01, .beta_1 = 0.9, .beta_2 = 0.999, .epsilon = 1e-7, .rho = 0.9};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|ddpdddpdp", kwlist, &kind, &c.learning_rate, &c.momentum,
+                                     &c.nesterov, &c.beta_1, &c.beta_2, &c.epsilon, &c.amsgrad, &c.rho,
+                                     &c.centered))
         return NULL;
     if (!strcmp(kind, "sgd")) c.kind = CNN_OPT_SGD;
     else if (!strcmp(kind, "adam")) c.kind = CNN_OPT_ADAM;
-    else return PyErr_Format(PyExc_ValueError, "unknown optimizer kind '%s' (known: sgd, adam)", kind);
+    else if (!strcmp(kind, "rmsprop")) c.kind = CNN_OPT_RMSPROP;
+    else return PyErr_Format(PyExc_ValueError, "unknown optimizer kind '%s' (known: sgd, adam, rmsprop)", kind);
     PyOptimizer *o = (PyOptimizer *)type->tp_alloc(type, 0);
     if (!o) return NULL;
     cnn_status st = cnn_optimizer_new(&c, &o->o);
@@ -109,7 +111,7 @@ PyTypeObject cnn_PyOptimizer_Type = {
     .tp_basicsize = sizeof(PyOptimizer),
     .tp_dealloc = (destructor)optimizer_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Optimizer(kind, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon, amsgrad)",
+    .tp_doc = "Optimizer(kind, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon, amsgrad, rho, centered)",
     .tp_methods = optimizer_methods,
     .tp_getset = optimizer_getset,
     .tp_new = optimizer_new,
