@@ -5,6 +5,8 @@
  *   (..., K, N) with the same leading dims as a.
  * bias_add(x, b): x (..., C) + b (C).
  * Backward uses beta = 1 so sgemm accumulates into the input gradients directly.
+ * A single row (M = 1, batch-1 inference) goes to sgemv/sger: OpenBLAS's small-matrix
+ * sgemm path runs such products several times slower.
  */
 #include <string.h>
 
@@ -59,6 +61,10 @@ static cnn_status matmul_forward(cnn_op_ctx *c) {
         float *y = c->out + b * m * n;
         if (m == 0 || n == 0) continue;
         if (k == 0) { memset(y, 0, sizeof(float) * (size_t)(m * n)); continue; }
+        if (m == 1) {  // y (N) = w^T (N,K) . x (K)
+            cnn_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, 1.0f, w, (int)n, x, 1, 0.0f, y, 1);
+            continue;
+        }
         // y (M,N) = x (M,K) . w (K,N)
         cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k,
                   1.0f, x, (int)k, w, (int)n, 0.0f, y, (int)n);
@@ -75,6 +81,15 @@ static cnn_status matmul_backward(cnn_op_ctx *c) {
         const float *x = c->in[0] + b * m * k;
         const float *w = c->in[1] + (w_batched ? b * k * n : 0);
         const float *dy = c->out_grad + b * m * n;
+        if (m == 1) {
+            if (c->in_grad[0])  // dx (K) += w (K,N) . dy (N)
+                cnn_sgemv(CblasRowMajor, CblasNoTrans, (int)k, (int)n, 1.0f, w, (int)n, dy, 1, 1.0f,
+                          c->in_grad[0] + b * k, 1);
+            if (c->in_grad[1])  // dw (K,N) += x (K) outer dy (N)
+                cnn_sger(CblasRowMajor, (int)k, (int)n, 1.0f, x, 1, dy, 1,
+                         c->in_grad[1] + (w_batched ? b * k * n : 0), (int)n);
+            continue;
+        }
         if (c->in_grad[0])  // dx (M,K) += dy (M,N) . w^T (N,K)
             cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k, (int)n,
                       1.0f, dy, (int)n, w, (int)n, 1.0f, c->in_grad[0] + b * m * k, (int)k);

@@ -32,9 +32,15 @@ int cnn_py_tensor_list(PyObject *list, const char *what, cnn_tensor **out, int m
         return -1;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        char name[128];
-        snprintf(name, sizeof name, n == 1 ? "%s" : "%s[%zd]", what, i);
-        out[i] = cnn_py_as_tensor(PySequence_Fast_GET_ITEM(seq, i), name);
+        char name[128] = "";
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        // Format the argument's name only when it may be needed in a message: this runs
+        // once per input per batch.
+        int fast = PyObject_TypeCheck(item, &cnn_PyTensor_Type) ||
+                   (PyArray_Check(item) && PyArray_TYPE((PyArrayObject *)item) == NPY_FLOAT32 &&
+                    PyArray_IS_C_CONTIGUOUS((PyArrayObject *)item) && PyArray_ISALIGNED((PyArrayObject *)item));
+        if (!fast) snprintf(name, sizeof name, n == 1 ? "%s" : "%s[%zd]", what, i);
+        out[i] = cnn_py_as_tensor(item, name);
         if (!out[i]) { cnn_py_release_tensors(out, (int)i); Py_DECREF(seq); return -1; }
     }
     Py_DECREF(seq);
