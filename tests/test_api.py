@@ -156,7 +156,9 @@ def test_multi_input_multi_output_fit_evaluate_predict():
     result = m.evaluate([xa, xb], [y1, y2], verbose=0)
     named = m.evaluate({"a": xa, "b": xb}, {"reg": y1, "cls": y2}, verbose=0, return_dict=True)
     assert m.metrics_names == ["loss", "reg_loss", "cls_loss", "reg_mae", "cls_accuracy"]
-    assert result == pytest.approx([named[k] for k in m.metrics_names], rel=1e-6)
+    # Keras's list order: the loss, the per-output losses, then the other logs by name.
+    keras_order = ["loss", "reg_loss", "cls_loss", "cls_accuracy", "reg_mae"]
+    assert result == pytest.approx([named[k] for k in keras_order], rel=1e-6)
     assert result[0] == pytest.approx(result[1] + 0.5 * result[2], rel=1e-5)
     p_reg, p_cls = m.predict([xa, xb], batch_size=10, verbose=0)
     assert p_reg.shape == (64, 1) and p_cls.shape == (64, 3)
@@ -473,6 +475,97 @@ def test_evaluate_predict_batching_and_return_forms():
     assert m.train_on_batch(x, y) == pytest.approx(loss, rel=1e-5)
     assert m.test_on_batch(x, y) < loss
     assert m.predict_on_batch(x).shape == (37, 3)
+
+
+def test_steps_limit_batches_and_set_the_batch_size():
+    m = mlp()
+    m.compile(optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    x, y = rng(30).standard_normal((40, 6)), rng(31).integers(0, 3, 40)
+    assert m.predict(x, steps=2, batch_size=8, verbose=0).shape == (16, 3)
+    assert m.predict(x, steps=3, verbose=0).shape == (40, 3)  # batch ceil(40 / 3) = 14
+    assert m.evaluate(x, y, steps=1, batch_size=10, verbose=0) == pytest.approx(
+        m.evaluate(x[:10], y[:10], verbose=0), rel=1e-6)
+    with pytest.warns(UserWarning, match="ran out of data"):
+        assert m.predict(x, steps=9, batch_size=10, verbose=0).shape == (40, 3)
+    seen = Recorder()
+    m.fit(x, y, batch_size=10, epochs=3, steps_per_epoch=3, shuffle=False, verbose=0,
+          callbacks=[seen])
+    # 4 batches: the epochs take 3, then the 1 left, then 3 from a new pass
+    assert m.optimizer.iterations == 7 and seen.params["steps"] == 3
+    assert seen.events.count("on_train_batch_begin") == 7
+    m.fit(x, y, epochs=1, steps_per_epoch=2, verbose=0)  # no batch size: 20 per batch
+    assert m.optimizer.iterations == 9
+
+
+def test_sample_weights_in_fit_and_evaluate():
+    x, y = rng(32).standard_normal((30, 6)), rng(33).integers(0, 3, 30)
+    m = mlp()
+    m.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"],
+              weighted_metrics=["accuracy"])
+    per_sample = np.asarray(losses.sparse_categorical_crossentropy(y, m.predict(x, verbose=0)))
+    correct = (m.predict(x, verbose=0).argmax(1) == y).astype(float)
+    w = np.linspace(0.0, 2.0, 30)
+    logs = m.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    # the loss is sum(loss * w) / N, not / sum(w); weighted metrics divide by sum(w)
+    assert logs["loss"] == pytest.approx((per_sample * w).sum() / 30, rel=1e-5)
+    assert logs["accuracy"] == pytest.approx(correct.mean())
+    assert logs["weighted_accuracy"] == pytest.approx((correct * w).sum() / w.sum(), rel=1e-6)
+    plain = m.evaluate(x, y, verbose=0, return_dict=True)
+    assert plain["weighted_accuracy"] == pytest.approx(plain["accuracy"])
+    assert m.test_on_batch(x, y, sample_weight=w, return_dict=True)["loss"] == \
+        pytest.approx(logs["loss"], rel=1e-5)
+    # class_weight is sample_weight looked up from the labels
+    cw = {0: 0.25, 2: 3.0}
+    a, b = mlp(), mlp()
+    b.set_weights(a.get_weights())
+    for model in (a, b):
+        model.compile(optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    a.fit(x, y, class_weight=cw, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    b.fit(x, y, sample_weight=np.array([cw.get(int(c), 1.0) for c in y]), batch_size=8,
+          epochs=2, verbose=0, shuffle=False)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-6)
+    # shuffled batches gather the weights with the samples: unit weights change nothing
+    runs = []
+    for kw in ({}, {"sample_weight": np.ones(30)}):
+        cnn.utils.set_random_seed(3)
+        model = mlp()
+        model.compile(optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+        runs.append((model.fit(x, y, batch_size=8, epochs=2, verbose=0, **kw).history["loss"],
+                     model.get_weights()))
+    assert runs[0][0] == pytest.approx(runs[1][0], rel=1e-6)
+    for wa, wb in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_allclose(wa, wb, rtol=1e-6)
+
+
+def test_sample_weight_forms_for_several_outputs():
+    a = Input((4,), name="a")
+    m = models.Model(a, [Dense(1, name="o1")(a), Dense(2, name="o2")(a)])
+    m.compile("sgd", "mse", weighted_metrics=["mae"])
+    x = rng(34).standard_normal((12, 4))
+    ys = [rng(35).standard_normal(12), rng(36).standard_normal((12, 2))]
+    w1, w2 = np.linspace(0, 1, 12), np.linspace(1, 3, 12)
+    as_list = m.evaluate(x, ys, sample_weight=[w1, w2], verbose=0, return_dict=True)
+    as_dict = m.evaluate(x, ys, sample_weight={"o2": w2, "o1": w1}, verbose=0, return_dict=True)
+    assert as_list == pytest.approx(as_dict)
+    shared = m.evaluate(x, ys, sample_weight=w1, verbose=0, return_dict=True)
+    assert shared == pytest.approx(m.evaluate(x, ys, sample_weight=[w1, w1], verbose=0,
+                                              return_dict=True))
+    only_o1 = m.evaluate(x, ys, sample_weight={"o1": w1}, verbose=0, return_dict=True)
+    unweighted = m.evaluate(x, ys, verbose=0, return_dict=True)
+    assert only_o1["o2_loss"] == pytest.approx(unweighted["o2_loss"])
+    assert only_o1["o1_loss"] == pytest.approx(as_list["o1_loss"])
+
+
+def test_compile_defaults_to_rmsprop():
+    m = mlp()
+    m.compile(loss="sparse_categorical_crossentropy")
+    assert isinstance(m.optimizer, optimizers.RMSprop) and m.optimizer.name == "rmsprop"
+    assert m.optimizer.get_config() == {"name": "rmsprop", "learning_rate": 0.001, "rho": 0.9,
+                                        "momentum": 0.0, "epsilon": 1e-7, "centered": False}
+    m.fit(rng(37).standard_normal((8, 6)), rng(38).integers(0, 3, 8), verbose=0)
+    assert m.optimizer.iterations == 1
+    assert isinstance(optimizers.get("RMSprop"), optimizers.RMSprop)
 
 
 def test_label_shapes_are_reconciled():

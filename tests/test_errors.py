@@ -66,7 +66,8 @@ def test_targets_that_do_not_fit_the_output():
 
 def test_unknown_loss_optimizer_metric_names():
     m = model_64()
-    with pytest.raises(ValueError, match=r"optimizer identifier: 'rmsprop_x'.*\['adam', 'sgd'\]"):
+    with pytest.raises(ValueError,
+                       match=r"optimizer identifier: 'rmsprop_x'.*\['adam', 'rmsprop', 'sgd'\]"):
         m.compile("rmsprop_x", "mse")
     with pytest.raises(ValueError, match=r"loss identifier: 'msee'.*Known losses: \[.*'mse'"):
         m.compile("adam", "msee")
@@ -161,3 +162,88 @@ def test_compile_arguments_per_output_are_checked():
     m.compile("sgd", "mse")
     with pytest.raises(ValueError, match=r"expects 2 target array\(s\) for `y`, but received 1"):
         m.fit(np.zeros((2, 3)), np.zeros(2), verbose=0)
+
+
+def test_sample_weight_and_class_weight_mistakes():
+    m = model_64()
+    x, y = np.zeros((4, 64)), np.zeros(4)
+    with pytest.raises(ValueError, match="cannot `class_weight` and `sample_weight` at the same"):
+        m.fit(x, y, sample_weight=np.ones(4), class_weight={0: 1.0}, verbose=0)
+    with pytest.raises(TypeError, match="`class_weight` must be a dict"):
+        m.fit(x, y, class_weight=[1.0, 2.0], verbose=0)
+    with pytest.raises(ValueError, match="`sample_weight` has 3 weights but the data has 4"):
+        m.fit(x, y, sample_weight=np.ones(3), verbose=0)
+    with pytest.raises(ValueError, match="`val_sample_weight` has 2 weights but the data has 3"):
+        m.fit(x, y, validation_data=(np.zeros((3, 64)), np.zeros(3), np.ones(2)), verbose=0)
+    with pytest.raises(ValueError, match="`sample_weight` has 5 weights"):
+        m.evaluate(x, y, sample_weight=np.ones(5), verbose=0)
+    a = Input((3,))
+    two = models.Model(a, [Dense(1, name="o1")(a), Dense(2, name="o2")(a)])
+    two.compile("sgd", "mse")
+    xs, ys = np.zeros((2, 3)), [np.zeros(2), np.zeros((2, 2))]
+    with pytest.raises(ValueError, match="only supported for Models with a single output"):
+        two.fit(xs, ys, class_weight={0: 2.0}, verbose=0)
+    with pytest.raises(ValueError, match="single `sample_weight` array.*one scalar score per "
+                                         r"sample.*received shape \(2, 2\)"):
+        two.fit(xs, ys, sample_weight=np.ones((2, 2)), verbose=0)
+    with pytest.raises(ValueError, match="one `sample_weight` array per output.*received 3"):
+        two.fit(xs, ys, sample_weight=[np.ones(2)] * 3, verbose=0)
+    with pytest.raises(ValueError, match=r"keys \['o3'\] that are not outputs"):
+        two.evaluate(xs, ys, sample_weight={"o3": np.ones(2)}, verbose=0)
+
+
+def test_steps_must_be_positive_integers():
+    m = model_64()
+    x, y = np.zeros((4, 64)), np.zeros(4)
+    for call, arg in ((lambda: m.fit(x, y, steps_per_epoch=0, verbose=0), "steps_per_epoch"),
+                      (lambda: m.fit(x, y, validation_steps=1.5, verbose=0), "validation_steps"),
+                      (lambda: m.evaluate(x, y, steps=-1, verbose=0), "steps"),
+                      (lambda: m.predict(x, steps="2", verbose=0), "steps")):
+        with pytest.raises(ValueError, match=f"`{arg}` must be None or a positive integer"):
+            call()
+
+
+def test_abstract_bases_say_what_to_implement():
+    class NoCall(losses.Loss):
+        pass
+
+    with pytest.raises(TypeError, match=r"NoCall: Loss subclasses must implement call\(y_true, "
+                                        r"y_pred\)"):
+        NoCall()(np.zeros(2), np.zeros(2))
+
+    class NoValues(metrics.Metric):
+        pass
+
+    with pytest.raises(TypeError, match="NoValues: Metric subclasses must implement update_state"):
+        NoValues().update_state(np.zeros(2), np.zeros(2))
+
+    from cnn import initializers
+
+    class NoDraw(initializers.Initializer):
+        pass
+
+    with pytest.raises(TypeError, match=r"Initializer subclasses must implement __call__\(shape"):
+        NoDraw()((2, 2))
+
+    from cnn.layers import Layer
+
+    class Doubler(Layer):  # no compute_output_shape: traced through call() instead
+        def call(self, x):
+            return x * 2.0
+
+    out = Doubler()(Input((3,)))
+    assert out.shape == (None, 3)
+    with pytest.raises(TypeError, match=r"Doubler: Layer subclasses must implement "
+                                        r"compute_output_shape\(input_shape\)"):
+        Doubler().compute_output_shape((None, 3))
+
+
+def test_arguments_cnn_does_not_have_are_type_errors():
+    from cnn.layers import Layer
+    layer = Layer()
+    with pytest.raises(TypeError, match="regularizer"):
+        layer.add_weight(shape=(2,), regularizer="l2")
+    with pytest.raises(TypeError, match="constraint"):
+        layer.add_weight(shape=(2,), constraint=lambda w: w)
+    with pytest.raises(TypeError, match="weighted_metric"):
+        model_64().compile("sgd", "mse", weighted_metric=["mae"])

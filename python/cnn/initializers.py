@@ -25,7 +25,8 @@ def compute_fans(shape):
 
 class Initializer:
     def __call__(self, shape, dtype=None):
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__}: Initializer subclasses must implement "
+                        "__call__(shape, dtype=None), returning an array of that shape")
 
     def get_config(self):
         return {}

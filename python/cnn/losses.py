@@ -1,13 +1,14 @@
 """Losses with Keras's names and signatures.
 
-The functions return per-sample values (the predictions' shape without the last axis);
-the Loss classes reduce those to a scalar ("sum_over_batch_size" by default). Both are
-built from engine ops, so they run eagerly, under a GradientTape, and inside compiled
-training graphs."""
+The functions return per-sample values (the predictions' shape without the last axis, or
+without the crossentropies' `axis`); the Loss classes reduce those to a scalar
+("sum_over_batch_size" by default), multiplied by sample weights when given. Both are built
+from engine ops, so they run eagerly, under a GradientTape, and inside compiled training
+graphs."""
 import numpy as np
 
 from . import backend
-from ._shapes import as_input, match_ranks, shape_of
+from ._shapes import as_input, match_ranks, reshape, shape_of
 
 
 def _smooth(y_true, amount, classes):
@@ -18,9 +19,18 @@ def _smooth(y_true, amount, classes):
     return backend.op("add", [scaled, np.float32(amount / classes)])
 
 
-def _check_axis(axis, fn):
-    if axis != -1:
-        raise NotImplementedError(f"{fn}: only axis=-1 is supported, got axis={axis}")
+def _class_axis_last(x, axis, fn):
+    """`x` with its axis `axis` moved to the end, where the engine's loss ops reduce (Keras's
+    `axis=` argument of the crossentropies)."""
+    ndim = len(shape_of(x))
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise ValueError(f"{fn}: `axis` must be an integer; received axis={axis!r}")
+    ax = int(axis) + ndim if axis < 0 else int(axis)
+    if not 0 <= ax < ndim:
+        raise ValueError(f"{fn}: axis={axis} is out of range for an input of rank {ndim}")
+    if ax == ndim - 1:
+        return x
+    return backend.op("transpose", [x], ints=[i for i in range(ndim) if i != ax] + [ax])
 
 
 def mean_squared_error(y_true, y_pred):
@@ -39,28 +49,62 @@ def huber(y_true, y_pred, delta=1.0):
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
-    _check_axis(axis, "binary_crossentropy")
+    """Elementwise binary crossentropy averaged over `axis`."""
     y_true, y_pred = match_ranks(y_true, y_pred)
     y_true = _smooth(y_true, label_smoothing, 2)
+    y_true = _class_axis_last(y_true, axis, "binary_crossentropy")
+    y_pred = _class_axis_last(y_pred, axis, "binary_crossentropy")
     return backend.op("binary_crossentropy", [y_true, y_pred], ints=[int(bool(from_logits))])
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
-    _check_axis(axis, "categorical_crossentropy")
+    """Crossentropy over the class axis `axis`. Label smoothing divides by the size of the
+    LAST axis whatever `axis` is, as Keras does."""
     y_true, y_pred = match_ranks(y_true, y_pred)
-    y_true = _smooth(y_true, label_smoothing, shape_of(y_pred)[-1])
+    y_true = _smooth(y_true, label_smoothing, shape_of(y_true)[-1])
+    y_true = _class_axis_last(y_true, axis, "categorical_crossentropy")
+    y_pred = _class_axis_last(y_pred, axis, "categorical_crossentropy")
     return backend.op("categorical_crossentropy", [y_true, y_pred],
                       ints=[int(bool(from_logits))])
 
 
+def _not_equal(labels, value):
+    """1.0 where an (integer-valued) label differs from `value`, else 0.0; in engine ops
+    1 - relu(1 - |labels - value|), which is exact for integer labels."""
+    if isinstance(labels, np.ndarray):
+        return (labels != np.float32(value)).astype(np.float32)
+    close = backend.op("relu", [backend.op("sub", [np.float32(1.0), backend.op(
+        "abs", [backend.op("sub", [labels, np.float32(value)])])])])
+    return backend.op("sub", [np.float32(1.0), close])
+
+
+def _sparse_crossentropy(y_true, y_pred, from_logits, ignore_class, axis):
+    """(per-element loss, validity mask or None)."""
+    y_true, y_pred = as_input(y_true), as_input(y_pred)
+    ts, ps = tuple(shape_of(y_true)), tuple(shape_of(y_pred))
+    y_pred = _class_axis_last(y_pred, axis, "sparse_categorical_crossentropy")  # checks axis
+    ax = axis % len(ps)
+    if len(ts) == len(ps) and ts[ax] == 1:  # labels with a unit class axis
+        y_true = reshape(y_true, ts[:ax] + ts[ax + 1:])
+    valid = None
+    if ignore_class is not None:
+        # Ignored labels become class 0 and their loss is zeroed (Keras also zeroes their
+        # predictions; the masked result and its gradient are the same).
+        valid = _not_equal(y_true, ignore_class)
+        y_true = backend.op("mul", [y_true, valid]) if not isinstance(y_true, np.ndarray) \
+            else y_true * valid + 0.0
+    res = backend.op("sparse_categorical_crossentropy", [y_true, y_pred],
+                     ints=[int(bool(from_logits))])
+    if valid is not None:
+        res = backend.op("mul", [res, valid])
+    return res, valid
+
+
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None,
                                     axis=-1):
-    _check_axis(axis, "sparse_categorical_crossentropy")
-    if ignore_class is not None:
-        raise NotImplementedError("sparse_categorical_crossentropy: ignore_class is not supported")
-    y_true, y_pred = match_ranks(y_true, y_pred, sparse=True)
-    return backend.op("sparse_categorical_crossentropy", [y_true, y_pred],
-                      ints=[int(bool(from_logits))])
+    """Crossentropy against integer labels; `axis` is the class axis of `y_pred`. Labels equal
+    to `ignore_class` get a loss of 0 (the Loss class also leaves them out of the mean)."""
+    return _sparse_crossentropy(y_true, y_pred, from_logits, ignore_class, axis)[0]
 
 
 mse = MSE = mean_squared_error
@@ -72,13 +116,31 @@ mae = MAE = mean_absolute_error
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
 
 
+def apply_sample_weight(values, sample_weight):
+    """values * sample_weight. Weights of shape (N,) or (N, 1) weight whole samples (they are
+    broadcast over the values' trailing axes); weights of the values' own shape weight
+    each element; a scalar weights everything."""
+    weight = as_input(sample_weight)
+    vs, ws = tuple(shape_of(values)), tuple(shape_of(weight))
+    if len(ws) == len(vs) + 1 and ws[-1] == 1:
+        weight, ws = reshape(weight, ws[:-1]), ws[:-1]
+    if len(ws) < len(vs):
+        weight = reshape(weight, ws + (1,) * (len(vs) - len(ws)))
+    elif len(ws) > len(vs) and vs:  # (a scalar loss just broadcasts, as in Keras)
+        raise ValueError(f"sample_weight of shape {ws} has more axes than the loss values of "
+                         f"shape {vs}")
+    return backend.op("mul", [values, weight])
+
+
 def reduce_values(values, reduction="sum_over_batch_size", sample_weight=None):
+    """Keras's reduction: the weighted values summed ("sum"), averaged over their number
+    of elements ("sum_over_batch_size"/"mean": NOT divided by the sum of the weights), or
+    returned as they are ("none"/None)."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"Invalid value for argument `reduction`: {reduction!r}. "
                          f"Expected one of {list(_REDUCTIONS)}")
     if sample_weight is not None:
-        weight = as_input(sample_weight)
-        values = backend.op("mul", [values, match_ranks(weight, values)[0]])
+        values = apply_sample_weight(values, sample_weight)
     if reduction in ("none", None):
         return values
     return backend.op("sum" if reduction == "sum" else "mean", [values], ints=[0])
@@ -98,7 +160,8 @@ class Loss:
         self.reduction = reduction
 
     def call(self, y_true, y_pred):
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__}: Loss subclasses must implement "
+                        "call(y_true, y_pred), returning the per-sample loss values")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         return reduce_values(self.call(y_true, y_pred), self.reduction, sample_weight)
@@ -153,10 +216,27 @@ class CategoricalCrossentropy(LossFunctionWrapper):
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
-                 name="sparse_categorical_crossentropy"):
+                 axis=-1, name="sparse_categorical_crossentropy"):
         super().__init__(sparse_categorical_crossentropy, reduction=reduction, name=name,
-                         from_logits=from_logits, ignore_class=ignore_class)
+                         from_logits=from_logits, ignore_class=ignore_class, axis=axis)
         self.from_logits = from_logits
+        self.ignore_class = ignore_class
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if self.ignore_class is None:
+            return super().__call__(y_true, y_pred, sample_weight)
+        # Keras masks the ignored labels: "sum_over_batch_size" and "mean" divide by the
+        # number of labels kept, not by all of them (and give 0 when none is kept).
+        values, valid = _sparse_crossentropy(y_true, y_pred, **self._fn_kwargs)
+        if sample_weight is not None:
+            values = apply_sample_weight(values, sample_weight)
+        if self.reduction in ("none", None):
+            return values
+        total = backend.op("sum", [values], ints=[0])
+        if self.reduction == "sum":
+            return total
+        kept = backend.op("maximum", [backend.op("sum", [valid], ints=[0]), np.float32(1.0)])
+        return backend.op("div", [total, kept])
 
 
 _FUNCTIONS = {

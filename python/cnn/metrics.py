@@ -41,7 +41,9 @@ class Metric:
         self._total, self._count = 0.0, 0.0
 
     def _values(self, y_true, y_pred):
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__}: Metric subclasses must implement "
+                        "update_state(...) and result(), or _values(y_true, y_pred) "
+                        "returning per-sample values to average")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         values = np.asarray(self._values(y_true, y_pred), dtype=np.float64)

@@ -1,4 +1,4 @@
-"""SGD and Adam with Keras's signatures; the update itself runs in C (OptimizerState),
+"""SGD, Adam and RMSprop with Keras's signatures; the update itself runs in C (OptimizerState),
 both for compiled train steps and for apply_gradients in custom loops."""
 import numpy as np
 
@@ -98,8 +98,24 @@ class Adam(Optimizer):
         return 2 + num_params * (3 if self._hyper["amsgrad"] else 2)
 
 
-_BY_NAME = {"sgd": SGD, "adam": Adam}
-_KERAS_ONLY = {"rmsprop", "adamw", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion",
+class RMSprop(Optimizer):
+    _kind = "rmsprop"
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False, name="rmsprop"):
+        super().__init__(name, learning_rate=float(learning_rate), rho=float(rho),
+                         momentum=float(momentum), epsilon=float(epsilon),
+                         centered=bool(centered))
+
+    def slot_count(self, num_params):
+        # Keras: velocities, plus momentums when momentum > 0, plus average gradients
+        # when centered.
+        h = self._hyper
+        return 2 + num_params * (1 + (h["momentum"] > 0) + bool(h["centered"]))
+
+
+_BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+_KERAS_ONLY = {"adamw", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion",
                "adafactor", "lamb", "loss_scale_optimizer"}
 
 
@@ -108,7 +124,7 @@ def known_names():
 
 
 def get(identifier):
-    """"sgd"/"adam" (any case) -> a new instance with Keras's defaults; an Optimizer ->
+    """"sgd"/"adam"/"rmsprop" (any case) -> a new instance with Keras's defaults; an Optimizer ->
     itself."""
     if isinstance(identifier, Optimizer):
         return identifier
@@ -117,7 +133,6 @@ def get(identifier):
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
         return identifier()
     if isinstance(identifier, str) and identifier.lower() in _KERAS_ONLY:
-        # Keras's compile() defaults to "rmsprop"; say plainly that it is missing here.
         raise ValueError(f"Optimizer '{identifier}' is not available in cnn yet. Known "
                          f"optimizers: {known_names()}; e.g. compile(optimizer='adam', ...)")
     raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}. "

@@ -50,11 +50,8 @@ class Layer:
     # ---- weights --------------------------------------------------------------------
 
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True,
-                   autocast=True, regularizer=None, constraint=None, aggregation="none",
-                   name=None):
-        if regularizer is not None or constraint is not None:
-            raise NotImplementedError(f"Layer '{self.name}': weight regularizers and "
-                                      "constraints are not supported yet")
+                   autocast=True, aggregation="none", name=None):
+        # Keras's `regularizer` and `constraint` are not accepted: cnn has neither yet.
         shape = _standardize_shape(shape or ())
         if any(d is None or d < 0 for d in shape):
             raise ValueError(f"Layer '{self.name}': weight '{name}' needs a fully known, "
@@ -142,7 +139,10 @@ class Layer:
         return inputs
 
     def compute_output_shape(self, input_shape):
-        raise NotImplementedError
+        # Layers that do not override this get their output shapes by tracing call() (see
+        # _infer_output_shapes), so only a direct call reaches here.
+        raise TypeError(f"{type(self).__name__}: Layer subclasses must implement "
+                        "compute_output_shape(input_shape) to have it called directly")
 
     def _maybe_build(self, input_shapes):
         if self.built:
@@ -199,10 +199,8 @@ class Layer:
         """compute_output_shape when the layer has one; otherwise run call() on the Symbols
         of a scratch graph and read their shapes."""
         shapes = [kt.shape for kt in flat]
-        try:
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
             return self.compute_output_shape(shapes[0] if len(shapes) == 1 else shapes)
-        except NotImplementedError:
-            pass
         builder = backend.GraphBuilder()
         symbols = [builder.input(kt.shape[1:], kt.name) for kt in flat]
         out = self.call(pack_like(inputs, symbols), **kwargs)

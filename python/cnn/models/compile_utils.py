@@ -22,23 +22,25 @@ def _name_of(obj):
 
 
 class OutputSpec:
-    """Loss, weight and metrics of one model output."""
+    """Loss, loss weight, metrics and weighted metrics of one model output."""
 
-    def __init__(self, loss, weight, metric_ids):
+    def __init__(self, loss, weight, metric_ids, weighted_metric_ids=()):
         self.loss, self.weight, self.metric_ids = loss, weight, metric_ids
-        self.metrics = []  # (name, per-sample fn), resolved once target shapes are known
+        self.weighted_metric_ids = list(weighted_metric_ids)
 
 
 class CompileSpec:
-    def __init__(self, optimizer, loss, loss_weights, metrics_arg):
+    def __init__(self, optimizer, loss, loss_weights, metrics_arg, weighted_metrics_arg=None):
         self.optimizer = optimizers.get(optimizer)
         self.loss_arg, self.loss_weights_arg, self.metrics_arg = loss, loss_weights, metrics_arg
+        self.weighted_metrics_arg = weighted_metrics_arg
         # Fail at compile time on names we do not know (Keras would wait until fit).
         for item in self._leaves(loss):
             losses.get(item)
-        for item in self._leaves(metrics_arg):
-            if not (isinstance(item, str) and item.lower() in ("accuracy", "acc")):
-                metrics.get(item)
+        for arg in (metrics_arg, weighted_metrics_arg):
+            for item in self._leaves(arg):
+                if not (isinstance(item, str) and item.lower() in ("accuracy", "acc")):
+                    metrics.get(item)
         if loss_weights is not None and not isinstance(loss_weights, (list, tuple, dict,
                                                                       float, int)):
             raise ValueError("Expected `loss_weights` argument to be a float (single output "
@@ -86,19 +88,22 @@ class CompileSpec:
         else:
             weights_per = [1.0 if w is None else float(w) for w in
                            self._per_output(weights, output_names, "loss_weights", False)]
-        metrics_arg = self.metrics_arg or []
-        metrics_per = self._per_output(metrics_arg, output_names, "metrics", nested_ok=True)
-        specs = []
-        for loss_id, w, m in zip(losses_per, weights_per, metrics_per):
-            m = [] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m])
-            specs.append(OutputSpec(losses.get(loss_id), w, m))
-        return specs
+        metrics_per = self._per_output(self.metrics_arg or [], output_names, "metrics",
+                                       nested_ok=True)
+        weighted_per = self._per_output(self.weighted_metrics_arg or [], output_names,
+                                        "weighted_metrics", nested_ok=True)
+
+        def as_list(m):
+            return [] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m])
+
+        return [OutputSpec(losses.get(loss_id), w, as_list(m), as_list(wm))
+                for loss_id, w, m, wm in zip(losses_per, weights_per, metrics_per, weighted_per)]
 
 
-def resolve_metrics(spec, target_shape, output_shape):
-    """(log name, per-sample function) for each metric of one output."""
+def resolve_metrics(metric_ids, target_shape, output_shape):
+    """(metric name, per-sample function) for each metric of one output."""
     out = []
-    for ident in spec.metric_ids:
+    for ident in metric_ids:
         if isinstance(ident, str) and ident.lower() in ("accuracy", "acc"):
             out.append((ident, metrics.resolve_accuracy(target_shape, output_shape)))
             continue
@@ -122,9 +127,10 @@ def prepare_target(y, spec, output_shape, index, output_name):
     sparse = losses.is_sparse(spec.loss)
     out_rank = len(output_shape)
     if sparse:
-        if y.ndim == out_rank and y.shape[-1] == 1:
-            y = y.reshape(y.shape[:-1])
-        expected = output_shape[:-1]
+        axis = getattr(spec.loss, "_fn_kwargs", {}).get("axis", -1) % out_rank  # class axis
+        if y.ndim == out_rank and y.shape[axis] == 1:
+            y = y.reshape(y.shape[:axis] + y.shape[axis + 1:])
+        expected = output_shape[:axis] + output_shape[axis + 1:]
     else:
         if y.ndim == out_rank - 1 and output_shape[-1] == 1:
             y = y.reshape(y.shape + (1,))
@@ -139,24 +145,71 @@ def prepare_target(y, spec, output_shape, index, output_name):
                              f"{_fmt(output_shape)}: {_name_of(fn)} expects {what} of shape "
                              f"{_fmt(expected)}, but received y with shape {_fmt(got)}")
     if sparse and y.size:
-        classes = output_shape[-1]
-        lo, hi = float(y.min()), float(y.max())
+        classes = output_shape[axis]
+        ignore = getattr(spec.loss, "ignore_class", None)
+        kept = y if ignore is None else y[y != np.float32(ignore)]
+        lo, hi = (float(kept.min()), float(kept.max())) if kept.size else (0.0, 0.0)
         if lo < 0 or (classes is not None and hi >= classes) or not np.all(y == np.floor(y)):
             raise ValueError(f"Target {index} (output '{output_name}'): sparse labels must be "
                              f"integers in [0, {classes}); received values in [{lo:g}, {hi:g}]")
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
-def loss_value(loss, y_true, y_pred):
+def loss_value(loss, y_true, y_pred, sample_weight=None):
     """A scalar loss Symbol: Loss objects reduce themselves; functions give per-sample
-    values that are averaged over the batch."""
+    values that are averaged over the batch ("sum_over_batch_size", as Keras wraps them).
+    Sample weights multiply the values before that mean (they do not divide it)."""
     if isinstance(loss, losses.Loss):
-        return loss(y_true, y_pred)
-    return backend.op("mean", [loss(y_true, y_pred)], ints=[0])
+        if sample_weight is None:
+            return loss(y_true, y_pred)
+        return loss(y_true, y_pred, sample_weight=sample_weight)
+    values = loss(y_true, y_pred)
+    if sample_weight is not None:
+        values = losses.apply_sample_weight(values, sample_weight)
+    return mean_of(values)
 
 
 def mean_of(values):
     return backend.op("mean", [values], ints=[0])
+
+
+def weighted_mean_parts(values, sample_weight):
+    """The batch means of values * weight and of the weight: summed over batches (times
+    their sizes) their ratio is Keras's weighted Mean, sum(v * w) / sum(w), where values
+    with more axes than the weight are first averaged over them."""
+    return (mean_of(losses.apply_sample_weight(values, sample_weight)), mean_of(sample_weight))
+
+
+def metric_log_names(unweighted, weighted, output_names):
+    """Log names of the compiled metrics as Keras's CompileMetrics.result() makes them:
+    `unweighted`/`weighted` are lists of (output index, metric name); several outputs
+    prefix the output's name; a repeated name gets _1, _2, ...; a weighted metric whose
+    name is taken becomes weighted_<name>."""
+    multi = len(output_names) > 1
+    counters, out_u, out_w = {}, [], []
+    for i, name in unweighted:
+        full = f"{output_names[i]}_{name}" if multi else name
+        if full in counters:
+            index = counters[full]
+            counters[full] += 1
+            full = f"{full}_{index}"
+        else:
+            counters[full] = 1
+        out_u.append(full)
+    for i, name in weighted:
+        full = f"{output_names[i]}_{name}" if multi else name
+        if full in counters:
+            full = f"{output_names[i]}_weighted_{name}" if multi else f"weighted_{name}"
+            if full in counters:
+                index = counters[full]
+                counters[full] += 1
+                full = f"{full}_{index}"
+            else:
+                counters[full] = 1
+        else:
+            counters[full] = 1
+        out_w.append(full)
+    return out_u, out_w
 
 
 def weighted_total(values, weights):

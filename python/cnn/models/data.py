@@ -84,12 +84,91 @@ def batch_slices(n, batch_size):
     return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
 
 
-def check_batch_size(batch_size):
+def check_batch_size(batch_size, arg="batch_size"):
     if batch_size is None:
         return 32
-    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"`batch_size` must be a positive integer; received {batch_size!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size <= 0:
+        raise ValueError(f"`{arg}` must be a positive integer; received {batch_size!r}")
     return int(batch_size)
+
+
+def check_steps(steps, arg):
+    """None, or a positive number of batches."""
+    if steps is None:
+        return None
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps <= 0:
+        raise ValueError(f"`{arg}` must be None or a positive integer; received {steps!r}")
+    return int(steps)
+
+
+def _is_array_like(v):
+    return v is None or hasattr(v, "shape") or isinstance(v, (list, tuple))
+
+
+def sample_weight_arrays(sample_weight, output_names, n, arg="sample_weight"):
+    """Per-output float32 weight arrays (None for an output without weights), or None when
+    no weights are given. Accepts one array (shared by every output, which then must be
+    one weight per sample, as Keras requires), a list with one entry per output, or a dict
+    keyed by output name. Weights of shape (N, 1) become (N,)."""
+    if sample_weight is None:
+        return None
+    count = len(output_names)
+    if isinstance(sample_weight, dict):
+        unknown = set(sample_weight) - set(output_names)
+        if unknown:
+            raise ValueError(f"`{arg}` has keys {sorted(unknown)} that are not outputs of the "
+                             f"model; outputs are {output_names}")
+        items = [sample_weight.get(name) for name in output_names]
+    elif isinstance(sample_weight, (list, tuple)) and len(sample_weight) == count and all(
+            _is_array_like(v) for v in sample_weight) and (
+            count > 1 or hasattr(sample_weight[0], "shape")
+            or isinstance(sample_weight[0], (list, tuple))):
+        items = list(sample_weight)
+    elif count > 1 and isinstance(sample_weight, (list, tuple)) and sample_weight and all(
+            hasattr(v, "shape") or v is None for v in sample_weight):
+        raise ValueError(f"You should provide one `{arg}` array per output: the model has "
+                         f"{count} outputs ({output_names}), but received {len(sample_weight)} "
+                         "arrays.")
+    else:
+        shared = _as_float_array(sample_weight, arg)
+        if count > 1 and not (shared.ndim == 1 or shared.ndim == 2 and shared.shape[1] == 1):
+            raise ValueError(
+                f"For a model with multiple outputs, when providing a single `{arg}` array, "
+                "it should only have one scalar score per sample (i.e. shape "
+                f"`(num_samples,)`); received shape {_fmt(shared.shape)}. If you want to use "
+                f"non-scalar sample weights, pass a `{arg}` argument with one array per "
+                "model output.")
+        items = [shared] * count
+    out = []
+    for i, item in enumerate(items):
+        if item is None:
+            out.append(None)
+            continue
+        name = f"{arg}[{output_names[i]!r}]" if count > 1 else arg
+        w = _as_float_array(item, name)
+        if w.ndim == 2 and w.shape[1] == 1:
+            w = w.reshape(-1)
+        if w.shape[0] != n:
+            raise ValueError(f"Data cardinality is ambiguous: `{name}` has {w.shape[0]} "
+                             f"weights but the data has {n} samples.")
+        out.append(np.ascontiguousarray(w))
+    return out if any(w is not None for w in out) else None
+
+
+def class_weight_to_sample_weights(y, class_weight):
+    """Keras's class_weight: each sample weighs class_weight[its class] (1.0 for classes
+    not in the dict); the class is the argmax of one-hot targets, else the rounded label."""
+    if y.ndim > 1:
+        y = y.argmax(axis=-1) if y.shape[-1] != 1 else y.reshape(y.shape[:-1])
+    if y.ndim != 1:
+        raise ValueError("`class_weight` needs one class per sample, but the targets have "
+                         f"shape {_fmt(y.shape)} after taking the class of each; pass "
+                         "`sample_weight` instead.")
+    labels = np.round(y).astype(np.int64)
+    classes, inverse = np.unique(labels, return_inverse=True)
+    table = np.array([float(class_weight.get(int(c), 1.0)) for c in classes], np.float32)
+    return np.ascontiguousarray(table[inverse.reshape(-1)])
 
 
 class GatherBuffers:

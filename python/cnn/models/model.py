@@ -148,8 +148,11 @@ class Model(Layer):
     # ---- training API (trainer.py does the work) --------------------------------------
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
-                **kwargs):
-        trainer.compile_model(self, optimizer, loss, loss_weights, metrics, kwargs)
+                weighted_metrics=None, **kwargs):
+        """`metrics` ignore sample weights; `weighted_metrics` are weighted by them
+        (sum(value * weight) / sum(weight)), as in Keras."""
+        trainer.compile_model(self, optimizer, loss, loss_weights, metrics, weighted_metrics,
+                              kwargs)
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
@@ -174,11 +177,12 @@ class Model(Layer):
         return trainer.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps,
                                callbacks=callbacks)
 
-    def train_on_batch(self, x, y=None, return_dict=False):
-        return trainer.train_on_batch(self, x, y, return_dict)
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        return trainer.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
 
-    def test_on_batch(self, x, y=None, return_dict=False):
-        return trainer.test_on_batch(self, x, y, return_dict)
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        return trainer.test_on_batch(self, x, y, sample_weight, return_dict)
 
     def predict_on_batch(self, x):
         return trainer.predict(self, x, batch_size=None, verbose=0, whole=True)

@@ -1,9 +1,17 @@
 """compile/fit/evaluate/predict.
 
-Each (input shapes, target shapes, trainable set) gets one engine graph, compiled once and
-cached on the model; the batch dim stays symbolic, so the last, smaller batch reuses it.
-Per batch, Python only slices arrays, calls the graph, and folds the reported scalars
-into running means weighted by batch size (Keras's loss and mean-metric semantics)."""
+Each (input shapes, target shapes, sample-weight shapes, trainable set) gets one engine
+graph, compiled once and cached on the model; the batch dim stays symbolic, so the last,
+smaller batch reuses it. Sample weights (fit's sample_weight and class_weight, the third
+item of validation_data, evaluate's sample_weight) are fed like targets, one array per
+weighted output, and multiply the loss and weighted metrics inside the graph; a call
+without weights uses a graph without them. Per batch, Python only slices arrays, calls the
+graph, and folds the reported scalars into running sums (Keras's loss and metric means)."""
+import math
+import os
+import sys
+import warnings
+
 import numpy as np
 
 from .. import backend, callbacks as callbacks_module
@@ -30,13 +38,14 @@ class GraphCache:
 
 # ---- compile ------------------------------------------------------------------------------
 
-def compile_model(model, optimizer, loss, loss_weights, metrics, kwargs):
+def compile_model(model, optimizer, loss, loss_weights, metrics, weighted_metrics, kwargs):
     unsupported = {k: v for k, v in kwargs.items()
                    if v is not None and k not in ("run_eagerly", "jit_compile", "auto_scale_loss",
                                                   "steps_per_execution")}
     if unsupported:
         raise TypeError(f"compile() got unsupported argument(s): {sorted(unsupported)}")
-    model._compile_spec = compile_utils.CompileSpec(optimizer, loss, loss_weights, metrics)
+    model._compile_spec = compile_utils.CompileSpec(optimizer, loss, loss_weights, metrics,
+                                                    weighted_metrics)
     model.optimizer = model._compile_spec.optimizer
     model.compiled = True
     model._graph_cache.clear()
@@ -72,40 +81,99 @@ def _input_names(model, count):
 
 
 class TrainGraph:
-    """The compiled forward + loss + metrics graph, and the names of what it reports."""
+    """The compiled forward + loss + metrics graph, the names of what it logs, and how its
+    reports become those logs.
 
-    def __init__(self, model, x_shapes, y_shapes, output_specs, output_names):
+    Reports: the total loss, the per-output losses (several outputs), the metrics, then
+    the weighted metrics as batch means of value * weight, then (weighted graphs only) the
+    batch means of the weights that divide them. `denominators[i]` is the report index
+    dividing logged value i, or None for a plain batch-size-weighted mean."""
+
+    def __init__(self, model, x_shapes, y_shapes, w_shapes, output_specs, output_names):
         builder = backend.GraphBuilder()
         names = _input_names(model, len(x_shapes))
         xs = [builder.input(s[1:], n) for s, n in zip(x_shapes, names)]
         outs = model._forward(xs, training=True)
         ts = [builder.input(s[1:], f"{n}_target") for s, n in zip(y_shapes, output_names)]
+        ws = [None if s is None else builder.input(s[1:], f"{n}_sample_weight")
+              for s, n in zip(w_shapes or [None] * len(ts), output_names)]
         multi = len(outs) > 1
-        loss_values, weights, loss_names, metric_syms, metric_names = [], [], [], [], []
-        for spec, t, o, name, ys in zip(output_specs, ts, outs, output_names, y_shapes):
+        loss_values, weights, loss_names = [], [], []
+        for spec, t, o, w, name in zip(output_specs, ts, outs, ws, output_names):
             if spec.loss is not None:
-                loss_values.append(compile_utils.loss_value(spec.loss, t, o))
+                loss_values.append(compile_utils.loss_value(spec.loss, t, o, w))
                 weights.append(spec.weight)
                 loss_names.append(f"{name}_loss")
-            for metric_name, fn in compile_utils.resolve_metrics(spec, ys, tuple(o.shape)):
-                metric_syms.append(compile_utils.mean_of(fn(t, o)))
-                metric_names.append(f"{name}_{metric_name}" if multi else metric_name)
         if not loss_values:
             raise ValueError(f"Model '{model.name}' has no loss for any output.")
         total = compile_utils.weighted_total(loss_values, weights)
-        reports = [total] + (loss_values if multi else []) + metric_syms
-        self.names = ["loss"] + (loss_names if multi else []) + metric_names
+
+        plain, plain_ids, weighted, weighted_ids, dens = [], [], [], [], []
+        for i, (spec, t, o, w, ys) in enumerate(zip(output_specs, ts, outs, ws, y_shapes)):
+            for metric_name, fn in compile_utils.resolve_metrics(spec.metric_ids, ys,
+                                                                 tuple(o.shape)):
+                plain.append(compile_utils.mean_of(fn(t, o)))
+                plain_ids.append((i, metric_name))
+        for i, (spec, t, o, w, ys) in enumerate(zip(output_specs, ts, outs, ws, y_shapes)):
+            for metric_name, fn in compile_utils.resolve_metrics(spec.weighted_metric_ids, ys,
+                                                                 tuple(o.shape)):
+                values = fn(t, o)
+                if w is None:  # no weights given: a weighted metric is a plain mean
+                    weighted.append(compile_utils.mean_of(values))
+                    dens.append(None)
+                else:
+                    num, den = compile_utils.weighted_mean_parts(values, w)
+                    weighted.append(num)
+                    dens.append(den)
+                weighted_ids.append((i, metric_name))
+        plain_names, weighted_names = compile_utils.metric_log_names(plain_ids, weighted_ids,
+                                                                     output_names)
+        logged = [total] + (loss_values if multi else []) + plain + weighted
+        self.names = ["loss"] + (loss_names if multi else []) + plain_names + weighted_names
+        self.denominators = [None] * (len(logged) - len(weighted))
+        extra = []
+        for den in dens:
+            if den is None:
+                self.denominators.append(None)
+            else:
+                self.denominators.append(len(logged) + len(extra))
+                extra.append(den)
+        self.report_count = len(logged) + len(extra)
+        # evaluate()'s list order, as Keras's _flatten_metrics_in_order: the loss, the
+        # metrics whose log name is their own name, the per-output losses, then the rest
+        # sorted by name.
+        first = ["loss"] + [m for _, m in plain_ids] + [m for _, m in weighted_ids] + \
+            (loss_names if multi else [])
+        index = {n: i for i, n in enumerate(self.names)}
+        order = []
+        for n in first:
+            if n in index and index[n] not in order:
+                order.append(index[n])
+        order += [index[n] for n in sorted(self.names) if index[n] not in order]
+        self.order = order
         self.trainable = model.trainable_variables
-        self.graph = backend.CompiledGraph(builder, xs, outs, targets=ts, loss=total,
-                                           reports=reports, trainable=self.trainable)
+        self.graph = backend.CompiledGraph(
+            builder, xs, outs, targets=ts + [w for w in ws if w is not None], loss=total,
+            reports=logged + extra, trainable=self.trainable)
 
 
-def _train_graph(model, spec, xs, ys, output_names):
+def _weight_key(sws):
+    return None if sws is None else tuple(None if w is None else w.shape[1:] for w in sws)
+
+
+def _train_graph(model, spec, xs, ys, sws, output_names):
     key = ("train", tuple(a.shape[1:] for a in xs), tuple(a.shape[1:] for a in ys),
-           tuple(id(v) for v in model.trainable_variables))
+           _weight_key(sws), tuple(id(v) for v in model.trainable_variables))
+    w_shapes = None if sws is None else [None if w is None else (None,) + w.shape[1:]
+                                         for w in sws]
     return model._graph_cache.get(key, lambda: TrainGraph(
         model, [(None,) + a.shape[1:] for a in xs], [(None,) + a.shape[1:] for a in ys],
-        spec.outputs, output_names))
+        w_shapes, spec.outputs, output_names))
+
+
+def _fed_targets(ys, sws):
+    """What a train graph takes after the inputs: the targets, then the given weights."""
+    return list(ys) + ([w for w in sws if w is not None] if sws is not None else [])
 
 
 def _predict_graph(model, xs):
@@ -141,25 +209,51 @@ def _prepare_xy(model, x, y, spec):
     return xs, ys, n, names
 
 
-class RunningMeans:
-    """Batch-size-weighted means of the reported scalars; logs in Keras's sorted order."""
+def _check_class_weight(class_weight, sample_weight, output_names):
+    if class_weight is None:
+        return
+    if sample_weight is not None:
+        raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+    if len(output_names) > 1:
+        raise ValueError("`class_weight` is only supported for Models with a single output.")
+    if not isinstance(class_weight, dict):
+        raise TypeError("`class_weight` must be a dict mapping class indices to weights; "
+                        f"received {type(class_weight).__name__}")
 
-    def __init__(self, names):
-        self.names = names
-        self.order = sorted(range(len(names)), key=lambda i: names[i])
-        self.sums = np.zeros(len(names))
+
+class RunningMeans:
+    """Running sums of a graph's reports over the batches of one epoch (or evaluation):
+    batch-size-weighted means, or for weighted metrics sum(value * weight) / sum(weight)
+    (0 when the weights sum to 0). Logs come in Keras's sorted order."""
+
+    def __init__(self, graph):
+        self.names = graph.names
+        self.denominators = graph.denominators
+        self.keras_order = graph.order
+        self.order = sorted(range(len(self.names)), key=lambda i: self.names[i])
+        self.sums = np.zeros(graph.report_count)
         self.count = 0
 
     def add(self, values, n):
         self.sums += np.asarray(values, dtype=np.float64) * n
         self.count += n
 
+    def _means(self):
+        sums, means = self.sums, []
+        for i, den in enumerate(self.denominators):
+            if den is None:
+                means.append(sums[i] / max(self.count, 1))
+            else:
+                means.append(sums[i] / sums[den] if sums[den] != 0 else 0.0)
+        return means
+
     def logs(self, prefix=""):
-        means = self.sums / max(self.count, 1)
+        means = self._means()
         return {prefix + self.names[i]: float(means[i]) for i in self.order}
 
     def in_order(self):
-        return [float(v) for v in self.sums / max(self.count, 1)]
+        means = self._means()
+        return [float(means[i]) for i in self.keras_order]
 
 
 def _verbosity(verbose):
@@ -185,65 +279,130 @@ def _callback_list(model, callbacks, verbose, params, history=True):
     return callbacks_module.CallbackList(cbs, model, {**params, "verbose": verbose}), hist
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _warn_user(message):
+    """A UserWarning attributed to the first caller outside cnn."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def _limited(slices, steps, batch_size, what):
+    """The first `steps` batches (all of them when steps is None), as Keras's epoch
+    iterator takes them from array data (it warns when there are fewer)."""
+    if steps is None:
+        return slices
+    if steps > len(slices):
+        _warn_user(f"Your input ran out of data: {what} was given steps={steps}, but the data "
+                   f"holds only {len(slices)} batch(es) of up to {batch_size} samples; it "
+                   "used those.")
+    return slices[:steps]
+
+
 # ---- fit -------------------------------------------------------------------------------------
 
 def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
         shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
         validation_batch_size, validation_freq):
-    for name, value in (("class_weight", class_weight), ("sample_weight", sample_weight),
-                        ("steps_per_epoch", steps_per_epoch),
-                        ("validation_steps", validation_steps)):
-        if value is not None:
-            raise NotImplementedError(f"fit(): `{name}` is not supported yet")
     spec = _require_compiled(model)
-    batch_size = data.check_batch_size(batch_size)
+    steps_per_epoch = data.check_steps(steps_per_epoch, "steps_per_epoch")
+    validation_steps = data.check_steps(validation_steps, "validation_steps")
+    for arg, value in (("batch_size", batch_size),
+                       ("validation_batch_size", validation_batch_size)):
+        if value is not None:
+            data.check_batch_size(value, arg)
     verbose = _verbosity(verbose)
     xs, ys, n, out_names = _prepare_xy(model, x, y, spec)
+    _check_class_weight(class_weight, sample_weight, out_names)
+    sws = data.sample_weight_arrays(sample_weight, out_names, n)
     val = None
     if validation_data is not None:
         if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
-            raise ValueError("`validation_data` must be a tuple (x_val, y_val); received "
+            raise ValueError("`validation_data` must be a tuple (x_val, y_val) or (x_val, "
+                             "y_val, val_sample_weight); received "
                              f"{type(validation_data).__name__}")
-        if len(validation_data) == 3 and validation_data[2] is not None:
-            raise NotImplementedError("fit(): validation sample weights are not supported yet")
         vx, vy, vn, _ = _prepare_xy(model, validation_data[0], validation_data[1], spec)
-        val = (vx, vy)
+        vsw = data.sample_weight_arrays(validation_data[2] if len(validation_data) == 3
+                                        else None, out_names, vn, "val_sample_weight")
+        val = (vx, vy, vsw)
     elif validation_split:
-        (xs, ys), val = data.split_validation(xs, ys, n, validation_split)
+        # Keras splits the sample weights with x and y (class weights apply to the
+        # training part only).
+        given = list(sws) if sws is not None else []
+        present = [w for w in given if w is not None]
+        (xs, rest), (vx, vrest) = data.split_validation(xs, ys + present, n, validation_split)
+        ys, vy = rest[:len(ys)], vrest[:len(ys)]
+        if sws is not None:
+            it, vit = iter(rest[len(ys):]), iter(vrest[len(ys):])
+            sws = [None if w is None else next(it) for w in given]
+            vsw = [None if w is None else next(vit) for w in given]
+        else:
+            vsw = None
+        val = (vx, vy, vsw)
         n = xs[0].shape[0]
-    graph = _train_graph(model, spec, xs, ys, out_names)
+    if class_weight is not None:
+        sws = [data.class_weight_to_sample_weights(ys[0], class_weight)]
+    graph = _train_graph(model, spec, xs, ys, sws, out_names)
+    targets = _fed_targets(ys, sws)
     state = spec.optimizer._state
-    slices = data.batch_slices(n, batch_size)
+    # Keras's array batching: without a batch size, steps_per_epoch sets it.
+    bs = batch_size if batch_size is not None else (
+        math.ceil(n / steps_per_epoch) if steps_per_epoch else 32)
+    slices = data.batch_slices(n, bs)
+    steps = steps_per_epoch or len(slices)
     cbs, history = _callback_list(model, callbacks, verbose, {"epochs": epochs,
-                                                              "steps": len(slices)})
+                                                              "steps": steps})
     model.stop_training = False
     generator = rng.global_generator()
     buffers = model._gather_buffers
     step_seed = rng.draw_seed()
     cbs.on_train_begin()
     logs = {}
+    # With steps_per_epoch, epochs take consecutive runs of batches from one pass over the
+    # (shuffled) data and a new pass starts only when it is used up, so an epoch that
+    # meets the end of a pass is cut short (Keras's EpochIterator on arrays).
+    position = None
     for epoch in range(initial_epoch, epochs):
         cbs.on_epoch_begin(epoch)
-        perm = generator.permutation(n) if shuffle else None
-        running = RunningMeans(graph.names)
-        for step, s in enumerate(slices):
+        if position is None or steps_per_epoch is None:
+            perm = generator.permutation(n) if shuffle else None
+            position = 0
+        running = RunningMeans(graph)
+        for step in range(steps):
+            if position >= len(slices):
+                _warn_user(
+                    f"Your input ran out of data: epoch {epoch + 1} stopped after {step} of "
+                    f"its steps_per_epoch={steps} steps, at the end of the {len(slices)} "
+                    f"batch(es) of up to {bs} samples in the data; the next epoch starts a "
+                    "new pass over it.")
+                break
+            s = slices[position]
+            position += 1
             cbs.on_train_batch_begin(step)
             if perm is None:
-                bx, by = [a[s] for a in xs], [b[s] for b in ys]
+                bx, by = [a[s] for a in xs], [b[s] for b in targets]
             else:
                 idx = perm[s]
-                bx = [buffers.gather(i, a, idx, batch_size) for i, a in enumerate(xs)]
-                by = [buffers.gather(-1 - i, b, idx, batch_size) for i, b in enumerate(ys)]
+                bx = [buffers.gather(i, a, idx, bs) for i, a in enumerate(xs)]
+                by = [buffers.gather(-1 - i, b, idx, bs) for i, b in enumerate(targets)]
             step_seed = (step_seed + 1) & 0x7FFFFFFFFFFFFFFF
             values = graph.graph.train_step(bx, by, state, step_seed)
             running.add(values, s.stop - s.start)
             cbs.on_train_batch_end(step, running.logs())
             if model.stop_training:
                 break
+        if position >= len(slices):
+            position = None
         logs = running.logs()
         if val is not None and (epoch + 1) % validation_freq == 0:
-            val_batch = data.check_batch_size(validation_batch_size or batch_size)
-            logs.update(_evaluate_arrays(graph, val[0], val[1], val_batch, cbs).logs("val_"))
+            vx, vy, vsw = val
+            val_graph = _train_graph(model, spec, vx, vy, vsw, out_names)
+            logs.update(_evaluate_arrays(val_graph, vx, _fed_targets(vy, vsw),
+                                         validation_batch_size or batch_size, validation_steps,
+                                         cbs).logs("val_"))
         cbs.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
@@ -253,12 +412,19 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
 
 # ---- evaluate ----------------------------------------------------------------------------
 
-def _evaluate_arrays(graph, xs, ys, batch_size, cbs):
-    running = RunningMeans(graph.names)
+def _eval_batches(n, batch_size, steps, what):
+    """Keras's array batching for evaluate/predict: without a batch size, `steps` sets it
+    (else 32); `steps` then takes the first batches."""
+    bs = batch_size if batch_size is not None else (math.ceil(n / steps) if steps else 32)
+    return _limited(data.batch_slices(n, bs), steps, bs, what)
+
+
+def _evaluate_arrays(graph, xs, targets, batch_size, steps, cbs):
+    running = RunningMeans(graph)
     cbs.on_test_begin()
-    for step, s in enumerate(data.batch_slices(xs[0].shape[0], batch_size)):
+    for step, s in enumerate(_eval_batches(xs[0].shape[0], batch_size, steps, "evaluation")):
         cbs.on_test_batch_begin(step)
-        values = graph.graph.evaluate([a[s] for a in xs], [b[s] for b in ys])
+        values = graph.graph.evaluate([a[s] for a in xs], [b[s] for b in targets])
         running.add(values, s.stop - s.start)
         cbs.on_test_batch_end(step, running.logs())
     cbs.on_test_end(running.logs())
@@ -266,20 +432,21 @@ def _evaluate_arrays(graph, xs, ys, batch_size, cbs):
 
 
 def evaluate(model, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict):
-    if sample_weight is not None or steps is not None:
-        raise NotImplementedError("evaluate(): `sample_weight` and `steps` are not supported yet")
     spec = _require_compiled(model)
-    batch_size = data.check_batch_size(batch_size)
+    steps = data.check_steps(steps, "steps")
+    if batch_size is not None:
+        data.check_batch_size(batch_size)
     verbose = _verbosity(verbose)
     xs, ys, n, out_names = _prepare_xy(model, x, y, spec)
-    graph = _train_graph(model, spec, xs, ys, out_names)
-    cbs, _ = _callback_list(model, callbacks, verbose,
-                            {"epochs": 1, "steps": len(data.batch_slices(n, batch_size))},
+    sws = data.sample_weight_arrays(sample_weight, out_names, n)
+    graph = _train_graph(model, spec, xs, ys, sws, out_names)
+    count = steps or len(data.batch_slices(n, batch_size or 32))
+    cbs, _ = _callback_list(model, callbacks, verbose, {"epochs": 1, "steps": count},
                             history=False)
-    running = _evaluate_arrays(graph, xs, ys, batch_size, cbs)
+    running = _evaluate_arrays(graph, xs, _fed_targets(ys, sws), batch_size, steps, cbs)
     if return_dict:
         return running.logs()
-    values = running.in_order()  # Keras's order: loss, per-output losses, metrics
+    values = running.in_order()  # Keras's order: loss, metrics, per-output losses, the rest
     return values[0] if len(values) == 1 else values
 
 
@@ -291,14 +458,14 @@ def metrics_names(model):
 # ---- predict -------------------------------------------------------------------------------
 
 def predict(model, x, batch_size, verbose, steps=None, callbacks=None, whole=False):
-    if steps is not None:
-        raise NotImplementedError("predict(): `steps` is not supported yet")
+    steps = data.check_steps(steps, "steps")
+    if batch_size is not None and not whole:
+        data.check_batch_size(batch_size)
     xs = _prepare_x(model, x)
     n = data.check_cardinality(xs)
-    batch_size = n if whole else data.check_batch_size(batch_size)
     verbose = 0 if whole else _verbosity(verbose)
     graph = _predict_graph(model, xs)
-    slices = data.batch_slices(n, batch_size)
+    slices = [slice(0, n)] if whole else _eval_batches(n, batch_size, steps, "predict")
     cbs, _ = _callback_list(model, callbacks, verbose, {"epochs": 1, "steps": len(slices)},
                             history=False)
     cbs.on_predict_begin()
@@ -321,24 +488,31 @@ def predict(model, x, batch_size, verbose, steps=None, callbacks=None, whole=Fal
 
 # ---- single batches ----------------------------------------------------------------------------
 
-def train_on_batch(model, x, y, return_dict):
-    spec = _require_compiled(model)
-    xs, ys, _, out_names = _prepare_xy(model, x, y, spec)
-    graph = _train_graph(model, spec, xs, ys, out_names)
-    values = graph.graph.train_step(xs, ys, spec.optimizer._state, rng.draw_seed())
-    names = graph.names
-    vals = [float(v) for v in values]
+def _batch_logs(graph, values, return_dict):
+    running = RunningMeans(graph)
+    running.add(values, 1)
     if return_dict:
-        return {names[i]: vals[i] for i in sorted(range(len(names)), key=lambda i: names[i])}
+        return running.logs()
+    vals = running.in_order()
     return vals[0] if len(vals) == 1 else vals
 
 
-def test_on_batch(model, x, y, return_dict):
+def train_on_batch(model, x, y, sample_weight, class_weight, return_dict):
     spec = _require_compiled(model)
-    xs, ys, _, out_names = _prepare_xy(model, x, y, spec)
-    graph = _train_graph(model, spec, xs, ys, out_names)
-    vals = [float(v) for v in graph.graph.evaluate(xs, ys)]
-    names = graph.names
-    if return_dict:
-        return {names[i]: vals[i] for i in sorted(range(len(names)), key=lambda i: names[i])}
-    return vals[0] if len(vals) == 1 else vals
+    xs, ys, n, out_names = _prepare_xy(model, x, y, spec)
+    _check_class_weight(class_weight, sample_weight, out_names)
+    sws = data.sample_weight_arrays(sample_weight, out_names, n)
+    if class_weight is not None:
+        sws = [data.class_weight_to_sample_weights(ys[0], class_weight)]
+    graph = _train_graph(model, spec, xs, ys, sws, out_names)
+    values = graph.graph.train_step(xs, _fed_targets(ys, sws), spec.optimizer._state,
+                                    rng.draw_seed())
+    return _batch_logs(graph, values, return_dict)
+
+
+def test_on_batch(model, x, y, sample_weight, return_dict):
+    spec = _require_compiled(model)
+    xs, ys, n, out_names = _prepare_xy(model, x, y, spec)
+    sws = data.sample_weight_arrays(sample_weight, out_names, n)
+    graph = _train_graph(model, spec, xs, ys, sws, out_names)
+    return _batch_logs(graph, graph.graph.evaluate(xs, _fed_targets(ys, sws)), return_dict)
