@@ -111,6 +111,10 @@ PyTypeObject cnn_PyTape_Type = {
     .tp_new = tape_new,
 };
 
+/* tapes_active() -> number of tapes recording: model(x) takes the compiled fast path only
+ * when nothing needs the eager record. */
+PyObject *cnn_py_tapes_active(PyObject *self, PyObject *noargs) { return PyLong_FromLong(n_active); }
+
 /* eager(name, inputs, ints, floats, training=False, seed=0) -> Tensor, recorded on every
  * active tape. */
 PyObject *cnn_py_eager(PyObject *self, PyObject *args) {

@@ -161,3 +161,10 @@ PyObject *cnn_py_consolidate(PyObject *self, PyObject *list) {
     Py_DECREF(seq);
     Py_RETURN_NONE;
 }
+
+/* wrap(array) -> Tensor viewing a float32 array without copying (the array stays alive);
+ * other arrays are converted first. */
+PyObject *cnn_py_wrap(PyObject *self, PyObject *obj) {
+    cnn_tensor *t = cnn_py_as_tensor(obj, "wrap");
+    return t ? cnn_py_wrap_tensor(t) : NULL;
+}

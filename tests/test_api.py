@@ -608,3 +608,23 @@ def test_progbar_standalone():
     for i in range(1, 5):
         bar.update(i, [("loss", float(i))])
     assert re.fullmatch(r"4/4 - \d+s - \d+(us|ms|s)/step - loss: 4\.0000\n", stream.getvalue())
+
+
+def test_small_input_fast_path_matches_the_general_path():
+    """predict_on_batch, predict(verbose=0) and model(x) on one small array take the compiled
+    program directly; they must agree with the batched predict and the eager tape path."""
+    import cnn
+    from cnn.layers import Dense, Input
+    from cnn.models import Sequential
+    rng = np.random.default_rng(0)
+    m = Sequential([Input((5,)), Dense(7, activation="relu"), Dense(3, activation="softmax")])
+    x = rng.standard_normal((4, 5))  # float64: converted on the way in
+    ref = m.predict(x, batch_size=2, verbose=0)
+    np.testing.assert_allclose(m.predict_on_batch(x), ref, rtol=1e-6)
+    np.testing.assert_allclose(m.predict(x[:1], verbose=0), ref[:1], rtol=1e-6)
+    np.testing.assert_allclose(m(x).numpy(), ref, rtol=1e-6)
+    with cnn.GradientTape() as tape:  # a recording tape takes the eager path
+        total = cnn.ops.sum(m(x))
+    assert tape.gradient(total, m.trainable_variables)[0] is not None
+    with pytest.raises(ValueError, match="dense"):
+        m.predict_on_batch(np.zeros((1, 4), np.float32))

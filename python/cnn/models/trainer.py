@@ -29,6 +29,9 @@ class GraphCache:
     def values(self):
         return list(self._graphs.values())
 
+    def peek(self, key):
+        return self._graphs.get(key)
+
     def get(self, key, factory):
         graph = self._graphs.get(key)
         if graph is None:
@@ -456,6 +459,23 @@ def metrics_names(model):
 
 
 # ---- predict -------------------------------------------------------------------------------
+
+def predict_small(model, x):
+    """The serving path for one small array (batch-1 latency, `model(x)`): a program that an
+    earlier call compiled and validated for this feature shape, run in one C call. Returns
+    None when the input does not qualify, and the caller takes the general path."""
+    if type(x) is not np.ndarray or x.ndim < 1 or x.shape[0] == 0 or x.dtype.kind not in "biuf":
+        return None
+    if x.dtype != np.float32 or not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+    graph = model._graph_cache.peek(("predict", (x.shape[1:],)))
+    if graph is None:
+        if model._graph is None or len(model._graph.inputs) != 1:
+            return None
+        graph = _predict_graph(model, _prepare_x(model, x))  # validates, naming the layer
+    outs = graph.predict([x])
+    return outs[0] if model._single_output() else outs
+
 
 def predict(model, x, batch_size, verbose, steps=None, callbacks=None, whole=False):
     steps = data.check_steps(steps, "steps")
