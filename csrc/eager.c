@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "eager.h"
+#include "fpmode.h"
 
 static cnn_status infer_concrete(const cnn_op_def *def, int n, cnn_tensor *const *in,
                                  const cnn_attrs *a, cnn_shape *out) {
@@ -55,7 +56,11 @@ cnn_status cnn_eager_forward(const cnn_op_def *def, int n, cnn_tensor *const *in
     float *work = (st == CNN_OK && nwork > 0) ? alloc_floats(nwork, &st) : NULL;
     c.aux = auxp;
     c.work = work;
-    if (st == CNN_OK) st = def->forward(&c);
+    if (st == CNN_OK) {
+        unsigned fp = cnn_fp_enter();
+        st = def->forward(&c);
+        cnn_fp_leave(fp);
+    }
     cnn_free(work);
     if (st) { cnn_free(auxp); cnn_tensor_release(t); return st; }
     *out = t;
@@ -84,7 +89,9 @@ cnn_status cnn_eager_backward(const cnn_op_def *def, int n, cnn_tensor *const *i
     float *work = nwork > 0 ? alloc_floats(nwork, &st) : NULL;
     if (st) return st;
     c.work = work;
+    unsigned fp = cnn_fp_enter();
     st = def->backward(&c);
+    cnn_fp_leave(fp);
     cnn_free(work);
     return st;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fpmode.h"
 #include "graph.h"
 
 typedef enum { NODE_INPUT, NODE_PARAM, NODE_CONST, NODE_OP } node_kind;
@@ -519,7 +520,7 @@ cnn_status cnn_program_output_shape(cnn_program *p, cnn_tensor *const *xs, int k
     return CNN_OK;
 }
 
-cnn_status cnn_program_predict(cnn_program *p, cnn_tensor *const *xs, float *const *outs) {
+static cnn_status cnn_program_predict_body(cnn_program *p, cnn_tensor *const *xs, float *const *outs) {
     cnn_status st = ensure_plan(p, MODE_PREDICT, xs, NULL);
     if (st) return st;
     const plan *pl = &p->plans[MODE_PREDICT];
@@ -530,7 +531,14 @@ cnn_status cnn_program_predict(cnn_program *p, cnn_tensor *const *xs, float *con
     return CNN_OK;
 }
 
-cnn_status cnn_program_evaluate(cnn_program *p, cnn_tensor *const *xs, cnn_tensor *const *ys, float *reports) {
+cnn_status cnn_program_predict(cnn_program *p, cnn_tensor *const *xs, float *const *outs) {
+    unsigned fp = cnn_fp_enter();
+    cnn_status st = cnn_program_predict_body(p, xs, outs);
+    cnn_fp_leave(fp);
+    return st;
+}
+
+static cnn_status cnn_program_evaluate_body(cnn_program *p, cnn_tensor *const *xs, cnn_tensor *const *ys, float *reports) {
     cnn_status st = ensure_plan(p, MODE_EVALUATE, xs, ys);
     if (st) return st;
     const plan *pl = &p->plans[MODE_EVALUATE];
@@ -540,8 +548,15 @@ cnn_status cnn_program_evaluate(cnn_program *p, cnn_tensor *const *xs, cnn_tenso
     return CNN_OK;
 }
 
-cnn_status cnn_program_train_step(cnn_program *p, cnn_tensor *const *xs, cnn_tensor *const *ys,
-                                  cnn_optimizer *opt, uint64_t seed, float *reports) {
+cnn_status cnn_program_evaluate(cnn_program *p, cnn_tensor *const *xs, cnn_tensor *const *ys, float *reports) {
+    unsigned fp = cnn_fp_enter();
+    cnn_status st = cnn_program_evaluate_body(p, xs, ys, reports);
+    cnn_fp_leave(fp);
+    return st;
+}
+
+static cnn_status cnn_program_train_step_body(cnn_program *p, cnn_tensor *const *xs, cnn_tensor *const *ys,
+                                              cnn_optimizer *opt, uint64_t seed, float *reports) {
     if (p->loss < 0) return cnn_fail(CNN_ERR_VALUE, "train_step: the program has no loss");
     cnn_status st = ensure_plan(p, MODE_TRAIN, xs, ys);
     if (st) return st;
@@ -555,4 +570,12 @@ cnn_status cnn_program_train_step(cnn_program *p, cnn_tensor *const *xs, cnn_ten
         if (opt && (st = cnn_optimizer_apply(opt, p->n_trainable, p->trainable, p->opt_grads))) return st;
     }
     return CNN_OK;
+}
+
+cnn_status cnn_program_train_step(cnn_program *p, cnn_tensor *const *xs, cnn_tensor *const *ys,
+                                  cnn_optimizer *opt, uint64_t seed, float *reports) {
+    unsigned fp = cnn_fp_enter();
+    cnn_status st = cnn_program_train_step_body(p, xs, ys, opt, seed, reports);
+    cnn_fp_leave(fp);
+    return st;
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fpmode.h"
 #include "optim.h"
 
 typedef struct {
@@ -147,7 +148,7 @@ CNN_HOT static void rmsprop_update(const cnn_optimizer_config *c, float *w, cons
     }
 }
 
-cnn_status cnn_optimizer_apply(cnn_optimizer *o, int n, cnn_tensor *const *vars, const float *const *grads) {
+static cnn_status apply_all(cnn_optimizer *o, int n, cnn_tensor *const *vars, const float *const *grads) {
     const cnn_optimizer_config *c = &o->cfg;
     float alpha = 0.0f;
     if (c->kind == CNN_OPT_ADAM) {
@@ -168,4 +169,11 @@ cnn_status cnn_optimizer_apply(cnn_optimizer *o, int n, cnn_tensor *const *vars,
     }
     o->iterations++;
     return CNN_OK;
+}
+
+cnn_status cnn_optimizer_apply(cnn_optimizer *o, int n, cnn_tensor *const *vars, const float *const *grads) {
+    unsigned fp = cnn_fp_enter();
+    cnn_status st = apply_all(o, n, vars, grads);
+    cnn_fp_leave(fp);
+    return st;
 }

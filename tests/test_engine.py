@@ -186,3 +186,12 @@ def test_symbolic_concat_and_matmul_shapes():
     assert B.op("matmul", [a, np.zeros((4, 5))]).shape == (None, 3, 5)
     with pytest.raises(ValueError, match="concat"):
         B.op("concat", [a, b], ints=[1])
+
+
+def test_engine_flushes_denormals_inside_and_restores_the_callers_fp_mode():
+    """Denormals are flushed inside engine calls (they made Adam 12x slower), but the
+    caller's IEEE mode comes back: NumPy still sees denormals after a call."""
+    tiny = np.array([1e-39, 1.0], np.float32)  # 1e-39 is denormal in float32
+    out = _C.op_forward("mul", [tiny, np.float32(1.0)], [], [])
+    assert out[0] == 0.0 and out[1] == 1.0
+    assert (tiny * np.float32(1.0))[0] != 0.0
