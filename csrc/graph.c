@@ -134,6 +134,7 @@ typedef struct {
     node_plan *np;
     int64_t arena_floats;
     int64_t work_off, work_n;
+    unsigned char *var_unwritten; /* training: trainable variables no backward writes */
 } plan;
 
 struct cnn_program {
@@ -155,7 +156,7 @@ struct cnn_program {
 
 void cnn_program_free(cnn_program *p) {
     if (!p) return;
-    for (int m = 0; m < N_MODES; m++) free(p->plans[m].np);
+    for (int m = 0; m < N_MODES; m++) { free(p->plans[m].np); free(p->plans[m].var_unwritten); }
     for (int i = 0; i < p->n_trainable; i++) cnn_tensor_release(p->trainable[i]);
     free(p->inputs); free(p->targets); free(p->outputs); free(p->reports);
     free(p->trainable); free(p->param_slot); free(p->grad_offset);
@@ -402,6 +403,13 @@ static cnn_status make_plan(cnn_program *p, mode m, cnn_tensor *const *xs, cnn_t
     req[nr++] = (request){work_n, 0, last, &pl->work_off};
     pl->arena_floats = place(req, nr);
     free(req);
+    free(pl->var_unwritten);
+    pl->var_unwritten = calloc((size_t)p->n_trainable + 1, 1);
+    if (!pl->var_unwritten) { pl->valid = 0; free(np); return cnn_fail(CNN_ERR_MEMORY, "out of memory"); }
+    for (int k = 0; k < p->n_trainable; k++) pl->var_unwritten[k] = 1;
+    for (int i = 0; i < g->n; i++)
+        if (train && g->nodes[i].kind == NODE_PARAM && p->param_slot[i] >= 0 && np[i].on_path)
+            pl->var_unwritten[p->param_slot[i]] = 0;
     free(pl->np);
     pl->np = np;
     pl->batch = batch;
@@ -483,7 +491,12 @@ static cnn_status forward(cnn_program *p, const plan *pl, int training, uint64_t
 
 static cnn_status backward(cnn_program *p, const plan *pl, uint64_t seed) {
     const cnn_graph *g = p->g;
-    memset(p->flat_grad, 0, sizeof(float) * (size_t)p->flat_grad_n);
+    /* Gradient buffers are zeroed (or, for ops that can, overwritten) by their first writer;
+     * variables that no backward reaches get a zero gradient here. */
+    for (int k = 0; k < p->n_trainable; k++)
+        if (pl->var_unwritten[k])
+            memset(p->flat_grad + p->grad_offset[k], 0,
+                   sizeof(float) * (size_t)cnn_shape_numel(&p->trainable[k]->shape));
     memset(p->grad[p->loss], 0, sizeof(float) * (size_t)pl->np[p->loss].numel);
     p->grad[p->loss][0] = 1.0f;
     for (int i = g->n - 1; i >= 0; i--) {
@@ -496,12 +509,15 @@ static cnn_status backward(cnn_program *p, const plan *pl, uint64_t seed) {
             int j = x->in[k];
             if ((x->def->no_grad_inputs >> k) & 1u) continue;
             c.in_grad[k] = p->grad[j];
-            /* Op gradients start at zero when their first writer runs. */
-            if (c.in_grad[k] && g->nodes[j].kind == NODE_OP && pl->np[j].first_grad_writer == i) {
-                int seen = 0;
-                for (int q = 0; q < k; q++) seen |= x->in[q] == j;
-                if (!seen) memset(c.in_grad[k], 0, sizeof(float) * (size_t)pl->np[j].numel);
-            }
+            if (!c.in_grad[k] || pl->np[j].first_grad_writer != i) continue;
+            /* The first writer of a gradient starts it: it overwrites it if the op can and
+             * names the input once, else the buffer is zeroed for it to add into. */
+            int uses = 0;
+            for (int q = 0; q < x->n_in; q++) uses += x->in[q] == j;
+            int seen = 0;
+            for (int q = 0; q < k; q++) seen |= x->in[q] == j;
+            if (x->def->overwrites_fresh_grads && uses == 1) c.grad_fresh |= 1u << k;
+            else if (!seen) memset(c.in_grad[k], 0, sizeof(float) * (size_t)pl->np[j].numel);
         }
         cnn_status st = x->def->backward(&c);
         if (st) return st;

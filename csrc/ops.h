@@ -9,6 +9,9 @@
  *  - forward() writes every element of out (the buffer holds garbage on entry).
  *  - backward() ADDS into each in_grad[k] that is not NULL (NULL: that input needs no
  *    gradient), so fan-out needs no special case. out_grad has the output's shape.
+ *    An op may declare overwrites_fresh_grads: then bit k of grad_fresh says in_grad[k]
+ *    holds garbage and must be written (=) rather than added to, which saves the graph a
+ *    memset of every gradient buffer (used by matmul and bias_add, the parameter writers).
  *  - aux: op-owned memory of aux_size() floats, written by forward() and read by
  *    backward() (e.g. softmax probabilities); it lives from forward until backward.
  *  - work: scratch of work_size() floats, undefined on entry, shared by all ops.
@@ -30,6 +33,7 @@ typedef struct cnn_op_ctx {
     float *work;
     const float *out_grad;            /* backward only */
     float *in_grad[CNN_MAX_INPUTS];   /* backward only; NULL where not needed */
+    unsigned grad_fresh;              /* backward only; see overwrites_fresh_grads */
     int training;                     /* call argument, never global state */
     uint64_t seed;                    /* per-call random stream for stochastic ops */
 } cnn_op_ctx;
@@ -44,6 +48,7 @@ typedef struct cnn_op_def {
     int64_t (*work_size)(const cnn_op_ctx *c);   /* optional; floats */
     int not_differentiable;                      /* e.g. accuracy: no gradient flows */
     unsigned no_grad_inputs;                     /* bit k: input k never gets a gradient (labels) */
+    int overwrites_fresh_grads;                  /* backward honours ctx->grad_fresh */
 } cnn_op_def;
 
 /* Registry (ops_registry.c). cnn_ops_init() validates every definition once. */

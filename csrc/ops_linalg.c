@@ -75,15 +75,23 @@ static cnn_status matmul_forward(cnn_op_ctx *c) {
 static cnn_status matmul_backward(cnn_op_ctx *c) {
     int64_t batch, m, k, n;
     matmul_dims(c, &batch, &m, &k, &n);
-    if (m == 0 || n == 0 || k == 0) return CNN_OK;
     int w_batched = c->in_shape[1]->ndim > 2;
+    // Fresh gradient buffers are written with beta = 0 instead of being zeroed first.
+    float beta[2];
+    for (int i = 0; i < 2; i++) {
+        beta[i] = (c->grad_fresh >> i) & 1u ? 0.0f : 1.0f;
+        if (beta[i] == 0.0f && c->in_grad[i] && (m == 0 || n == 0 || k == 0 || m == 1))
+            memset(c->in_grad[i], 0, sizeof(float) * (size_t)cnn_shape_numel(c->in_shape[i]));
+        if (m == 1) beta[i] = 1.0f;  // zeroed above; sger only accumulates
+    }
+    if (m == 0 || n == 0 || k == 0) return CNN_OK;
     for (int64_t b = 0; b < batch; b++) {
         const float *x = c->in[0] + b * m * k;
         const float *w = c->in[1] + (w_batched ? b * k * n : 0);
         const float *dy = c->out_grad + b * m * n;
         if (m == 1) {
             if (c->in_grad[0])  // dx (K) += w (K,N) . dy (N)
-                cnn_sgemv(CblasRowMajor, CblasNoTrans, (int)k, (int)n, 1.0f, w, (int)n, dy, 1, 1.0f,
+                cnn_sgemv(CblasRowMajor, CblasNoTrans, (int)k, (int)n, 1.0f, w, (int)n, dy, 1, beta[0],
                           c->in_grad[0] + b * k, 1);
             if (c->in_grad[1])  // dw (K,N) += x (K) outer dy (N)
                 cnn_sger(CblasRowMajor, (int)k, (int)n, 1.0f, x, 1, dy, 1,
@@ -92,10 +100,10 @@ static cnn_status matmul_backward(cnn_op_ctx *c) {
         }
         if (c->in_grad[0])  // dx (M,K) += dy (M,N) . w^T (N,K)
             cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k, (int)n,
-                      1.0f, dy, (int)n, w, (int)n, 1.0f, c->in_grad[0] + b * m * k, (int)k);
+                      1.0f, dy, (int)n, w, (int)n, beta[0], c->in_grad[0] + b * m * k, (int)k);
         if (c->in_grad[1])  // dw (K,N) += x^T (K,M) . dy (M,N)
             cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)n, (int)m,
-                      1.0f, x, (int)k, dy, (int)n, 1.0f,
+                      1.0f, x, (int)k, dy, (int)n, beta[1],
                       c->in_grad[1] + (w_batched ? b * k * n : 0), (int)n);
     }
     return CNN_OK;
@@ -130,10 +138,12 @@ static cnn_status bias_add_backward(cnn_op_ctx *c) {
     const float *dy = c->out_grad;
     if (c->in_grad[0]) {
         float *dx = c->in_grad[0];
-        for (int64_t i = 0; i < rows * ch; i++) dx[i] += dy[i];
+        if (c->grad_fresh & 1u) memcpy(dx, dy, sizeof(float) * (size_t)(rows * ch));
+        else for (int64_t i = 0; i < rows * ch; i++) dx[i] += dy[i];
     }
     if (c->in_grad[1]) {
         float *db = c->in_grad[1];
+        if (c->grad_fresh & 2u) memset(db, 0, sizeof(float) * (size_t)ch);
         for (int64_t r = 0; r < rows; r++) {
             const float *dyr = dy + r * ch;
             for (int64_t j = 0; j < ch; j++) db[j] += dyr[j];
@@ -144,8 +154,8 @@ static cnn_status bias_add_backward(cnn_op_ctx *c) {
 
 const cnn_op_def cnn_ops_linalg[] = {
     {.name = "matmul", .min_inputs = 2, .max_inputs = 2, .infer = matmul_infer,
-     .forward = matmul_forward, .backward = matmul_backward},
+     .forward = matmul_forward, .backward = matmul_backward, .overwrites_fresh_grads = 1},
     {.name = "bias_add", .min_inputs = 2, .max_inputs = 2, .infer = bias_add_infer,
-     .forward = bias_add_forward, .backward = bias_add_backward},
+     .forward = bias_add_forward, .backward = bias_add_backward, .overwrites_fresh_grads = 1},
     {0},
 };

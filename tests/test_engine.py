@@ -195,3 +195,41 @@ def test_engine_flushes_denormals_inside_and_restores_the_callers_fp_mode():
     out = _C.op_forward("mul", [tiny, np.float32(1.0)], [], [])
     assert out[0] == 0.0 and out[1] == 1.0
     assert (tiny * np.float32(1.0))[0] != 0.0
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_shared_weight_and_first_writer_overwrite_match_the_tape(batch):
+    """W feeds two matmuls and b two bias_adds: the first backward to reach each gradient
+    overwrites it (no memset), the second adds. Batch 1 takes the sgemv/sger path."""
+    rng = np.random.default_rng(3)
+    W0, b0 = rng.standard_normal((4, 4)), rng.standard_normal(4)
+    x = rng.standard_normal((batch, 4)).astype(np.float32)
+    Wa, ba, Wb, bb = B.Variable(W0), B.Variable(b0), B.Variable(W0), B.Variable(b0)
+
+    def net(x, W, b):
+        h = B.op("tanh", [B.op("bias_add", [B.op("matmul", [x, W]), b])])
+        return B.op("bias_add", [B.op("matmul", [h, W]), b])
+
+    g = B.GraphBuilder()
+    xi = g.input((4,))
+    loss = B.op("mean", [B.op("square", [net(xi, Wa, ba)])], ints=[0])
+    prog = B.CompiledGraph(g, [xi], [], loss=loss, reports=[loss], trainable=[Wa, ba])
+    opt_a, opt_b = B.OptimizerState("sgd", learning_rate=0.1), B.OptimizerState("sgd", learning_rate=0.1)
+    for _ in range(3):
+        prog.train_step([x], [], opt_a)
+        with B.GradientTape() as tape:
+            l = B.op("mean", [B.op("square", [net(x, Wb, bb)])], ints=[0])
+        opt_b.apply(tape.gradient(l, [Wb, bb]), [Wb, bb])
+    np.testing.assert_allclose(Wa.numpy(), Wb.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ba.numpy(), bb.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_trainable_variable_outside_the_loss_path_gets_zero_gradient():
+    used, unused = B.Variable(np.ones((2, 1))), B.Variable(np.full(3, 7.0))
+    g = B.GraphBuilder()
+    x = g.input((2,))
+    loss = B.op("mean", [B.op("matmul", [x, used])], ints=[0])
+    prog = B.CompiledGraph(g, [x], [], loss=loss, reports=[loss], trainable=[used, unused])
+    prog.train_step([np.ones((3, 2), np.float32)], [], B.OptimizerState("sgd", learning_rate=0.5))
+    np.testing.assert_array_equal(unused.numpy(), np.full(3, 7.0))
+    np.testing.assert_allclose(used.numpy(), np.full((2, 1), 0.5))
