@@ -247,3 +247,14 @@ def test_arguments_cnn_does_not_have_are_type_errors():
         layer.add_weight(shape=(2,), constraint=lambda w: w)
     with pytest.raises(TypeError, match="weighted_metric"):
         model_64().compile("sgd", "mse", weighted_metric=["mae"])
+
+
+def test_ragged_input_is_a_type_error_naming_the_argument():
+    from cnn.layers import Dense, Input
+    from cnn.models import Sequential
+    m = Sequential([Input((2,)), Dense(1)])
+    m.compile("sgd", "mse")
+    with pytest.raises(TypeError, match="`x` must be a rectangular array"):
+        m.fit([[1.0, 2.0], [3.0]], np.zeros((2, 1)), verbose=0)
+    with pytest.raises(TypeError, match="`y` must be a rectangular array"):
+        m.fit(np.zeros((2, 2)), [[1.0], [2.0, 3.0]], verbose=0)

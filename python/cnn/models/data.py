@@ -14,7 +14,11 @@ def _fmt(shape):
 def _as_float_array(value, arg):
     if isinstance(value, (backend.Tensor, backend.Variable)):
         value = value.numpy()
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except ValueError:  # NumPy's word for ragged nesting
+        raise TypeError(f"`{arg}` must be a rectangular array of numbers; received a ragged "
+                        f"{type(value).__name__} whose rows have different lengths") from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"`{arg}` must contain numbers (it is converted to float32); "
                         f"received an array of dtype {array.dtype}")
