@@ -77,6 +77,11 @@ cnn_status cnn_norm_axis(const char *op, int64_t axis, int ndim, int *out);
  * gradient reductions. */
 void cnn_broadcast_strides(const cnn_shape *in, const cnn_shape *out, int64_t strides[CNN_MAX_DIMS]);
 
+/* Shapes of per-sample losses and metrics: y_true like y_pred (-1 matches anything), or for
+ * sparse labels y_pred.shape[:-1] (optionally with a trailing 1); out = y_pred.shape[:-1]. */
+cnn_status cnn_infer_per_sample(const char *op, const cnn_shape *t, const cnn_shape *p, cnn_shape *out);
+cnn_status cnn_infer_per_sample_sparse(const char *op, const cnn_shape *t, const cnn_shape *p, cnn_shape *out);
+
 /* Uniform [0,1) float from a counter-based stream: reproducible for (seed, index). */
 float cnn_rand_uniform(uint64_t seed, uint64_t index);
 uint64_t cnn_seed_mix(uint64_t a, uint64_t b);

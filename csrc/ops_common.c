@@ -48,3 +48,37 @@ uint64_t cnn_seed_mix(uint64_t a, uint64_t b) {
 float cnn_rand_uniform(uint64_t seed, uint64_t index) {
     return (float)(cnn_seed_mix(seed, index) >> 40) * (1.0f / 16777216.0f);
 }
+
+/* ---- per-sample losses and metrics: (y_true, y_pred) -> y_pred.shape[:-1] ---------- */
+
+/* y_true and y_pred of equal shape (-1 matches anything); out = y_pred.shape[:-1]. */
+cnn_status cnn_infer_per_sample(const char *op, const cnn_shape *t, const cnn_shape *p, cnn_shape *out) {
+    if (p->ndim < 1)
+        return cnn_fail(CNN_ERR_SHAPE, "%s: y_pred needs rank >= 1, got y_true %s and y_pred %s",
+                        op, cnn_shape_fmt(t), cnn_shape_fmt(p));
+    int ok = t->ndim == p->ndim;
+    for (int i = 0; ok && i < p->ndim; i++)
+        ok = t->dim[i] == p->dim[i] || t->dim[i] == -1 || p->dim[i] == -1;
+    if (!ok)
+        return cnn_fail(CNN_ERR_SHAPE, "%s: y_true and y_pred must have the same shape, got y_true %s and y_pred %s",
+                        op, cnn_shape_fmt(t), cnn_shape_fmt(p));
+    out->ndim = p->ndim - 1;
+    for (int i = 0; i < out->ndim; i++) out->dim[i] = p->dim[i] != -1 ? p->dim[i] : t->dim[i];
+    return CNN_OK;
+}
+
+/* Sparse labels: y_true is y_pred.shape[:-1], or that with a trailing 1 (Keras squeezes it). */
+cnn_status cnn_infer_per_sample_sparse(const char *op, const cnn_shape *t, const cnn_shape *p, cnn_shape *out) {
+    int lead = p->ndim - 1, ok = p->ndim >= 1;
+    if (ok && t->ndim == p->ndim) ok = t->dim[lead] == 1 || t->dim[lead] == -1;
+    else ok = ok && t->ndim == lead;
+    for (int i = 0; ok && i < lead; i++)
+        ok = t->dim[i] == p->dim[i] || t->dim[i] == -1 || p->dim[i] == -1;
+    if (!ok)
+        return cnn_fail(CNN_ERR_SHAPE,
+                        "%s: y_true %s must have the shape of y_pred %s without its last axis "
+                        "(or with a last axis of 1)", op, cnn_shape_fmt(t), cnn_shape_fmt(p));
+    out->ndim = lead;
+    for (int i = 0; i < lead; i++) out->dim[i] = p->dim[i] != -1 ? p->dim[i] : t->dim[i];
+    return CNN_OK;
+}

@@ -30,42 +30,12 @@
 
 /* ---- shapes ---------------------------------------------------------------------- */
 
-/* y_true and y_pred of equal shape (-1 matches anything); out = y_pred.shape[:-1]. */
-static cnn_status same_shape_infer(const char *op, const cnn_shape *t, const cnn_shape *p, cnn_shape *out) {
-    if (p->ndim < 1)
-        return cnn_fail(CNN_ERR_SHAPE, "%s: y_pred needs rank >= 1, got y_true %s and y_pred %s",
-                        op, cnn_shape_fmt(t), cnn_shape_fmt(p));
-    int ok = t->ndim == p->ndim;
-    for (int i = 0; ok && i < p->ndim; i++)
-        ok = t->dim[i] == p->dim[i] || t->dim[i] == -1 || p->dim[i] == -1;
-    if (!ok)
-        return cnn_fail(CNN_ERR_SHAPE, "%s: y_true and y_pred must have the same shape, got y_true %s and y_pred %s",
-                        op, cnn_shape_fmt(t), cnn_shape_fmt(p));
-    out->ndim = p->ndim - 1;
-    for (int i = 0; i < out->ndim; i++) out->dim[i] = p->dim[i] != -1 ? p->dim[i] : t->dim[i];
-    return CNN_OK;
-}
 
-/* Sparse labels: y_true is y_pred.shape[:-1], or that with a trailing 1 (Keras squeezes it). */
-static cnn_status sparse_shape_infer(const char *op, const cnn_shape *t, const cnn_shape *p, cnn_shape *out) {
-    int lead = p->ndim - 1, ok = p->ndim >= 1;
-    if (ok && t->ndim == p->ndim) ok = t->dim[lead] == 1 || t->dim[lead] == -1;
-    else ok = ok && t->ndim == lead;
-    for (int i = 0; ok && i < lead; i++)
-        ok = t->dim[i] == p->dim[i] || t->dim[i] == -1 || p->dim[i] == -1;
-    if (!ok)
-        return cnn_fail(CNN_ERR_SHAPE,
-                        "%s: y_true %s must have the shape of y_pred %s without its last axis "
-                        "(or with a last axis of 1)", op, cnn_shape_fmt(t), cnn_shape_fmt(p));
-    out->ndim = lead;
-    for (int i = 0; i < lead; i++) out->dim[i] = p->dim[i] != -1 ? p->dim[i] : t->dim[i];
-    return CNN_OK;
-}
 
 #define SAME_SHAPE_INFER(fn, opname)                                                          \
     static cnn_status fn(int n, const cnn_shape *const *in, const cnn_attrs *a, cnn_shape *out) { \
         (void)n; (void)a;                                                                     \
-        return same_shape_infer(opname, in[0], in[1], out);                                   \
+        return cnn_infer_per_sample(opname, in[0], in[1], out);                                   \
     }
 
 SAME_SHAPE_INFER(mse_infer, "mse")
@@ -76,7 +46,7 @@ SAME_SHAPE_INFER(cce_infer, "categorical_crossentropy")
 
 static cnn_status scce_infer(int n, const cnn_shape *const *in, const cnn_attrs *a, cnn_shape *out) {
     (void)n; (void)a;
-    return sparse_shape_infer("sparse_categorical_crossentropy", in[0], in[1], out);
+    return cnn_infer_per_sample_sparse("sparse_categorical_crossentropy", in[0], in[1], out);
 }
 
 /* rows = number of per-sample outputs, ch = size of the reduced last axis. */

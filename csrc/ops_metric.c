@@ -25,50 +25,23 @@ static cnn_status need_classes(const char *op, const cnn_shape *t, const cnn_sha
     return CNN_OK;
 }
 
-static cnn_status same_shape_infer(const char *op, const cnn_shape *t, const cnn_shape *p, cnn_shape *out) {
-    if (p->ndim < 1)
-        return cnn_fail(CNN_ERR_SHAPE, "%s: y_pred needs rank >= 1, got y_true %s and y_pred %s",
-                        op, cnn_shape_fmt(t), cnn_shape_fmt(p));
-    int ok = t->ndim == p->ndim;
-    for (int i = 0; ok && i < p->ndim; i++)
-        ok = t->dim[i] == p->dim[i] || t->dim[i] == -1 || p->dim[i] == -1;
-    if (!ok)
-        return cnn_fail(CNN_ERR_SHAPE, "%s: y_true and y_pred must have the same shape, got y_true %s and y_pred %s",
-                        op, cnn_shape_fmt(t), cnn_shape_fmt(p));
-    out->ndim = p->ndim - 1;
-    for (int i = 0; i < out->ndim; i++) out->dim[i] = p->dim[i] != -1 ? p->dim[i] : t->dim[i];
-    return CNN_OK;
-}
 
 static cnn_status sca_infer(int n, const cnn_shape *const *in, const cnn_attrs *a, cnn_shape *out) {
     (void)n; (void)a;
     const char *op = "sparse_categorical_accuracy";
-    const cnn_shape *t = in[0], *p = in[1];
-    int lead = p->ndim - 1, ok = p->ndim >= 1;
-    if (ok && t->ndim == p->ndim) ok = t->dim[lead] == 1 || t->dim[lead] == -1;
-    else ok = ok && t->ndim == lead;
-    for (int i = 0; ok && i < lead; i++)
-        ok = t->dim[i] == p->dim[i] || t->dim[i] == -1 || p->dim[i] == -1;
-    if (!ok)
-        return cnn_fail(CNN_ERR_SHAPE,
-                        "%s: y_true %s must have the shape of y_pred %s without its last axis "
-                        "(or with a last axis of 1)", op, cnn_shape_fmt(t), cnn_shape_fmt(p));
-    cnn_status st = need_classes(op, t, p);
-    if (st) return st;
-    out->ndim = lead;
-    for (int i = 0; i < lead; i++) out->dim[i] = p->dim[i] != -1 ? p->dim[i] : t->dim[i];
-    return CNN_OK;
+    cnn_status st = cnn_infer_per_sample_sparse(op, in[0], in[1], out);
+    return st ? st : need_classes(op, in[0], in[1]);
 }
 
 static cnn_status ca_infer(int n, const cnn_shape *const *in, const cnn_attrs *a, cnn_shape *out) {
     (void)n; (void)a;
-    cnn_status st = same_shape_infer("categorical_accuracy", in[0], in[1], out);
+    cnn_status st = cnn_infer_per_sample("categorical_accuracy", in[0], in[1], out);
     return st ? st : need_classes("categorical_accuracy", in[0], in[1]);
 }
 
 static cnn_status ba_infer(int n, const cnn_shape *const *in, const cnn_attrs *a, cnn_shape *out) {
     (void)n; (void)a;
-    return same_shape_infer("binary_accuracy", in[0], in[1], out);
+    return cnn_infer_per_sample("binary_accuracy", in[0], in[1], out);
 }
 
 static void metric_dims(const cnn_op_ctx *c, int64_t *rows, int64_t *ch) {
