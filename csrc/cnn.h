@@ -46,6 +46,8 @@ const char *cnn_shape_str(const cnn_shape *s, char *buf, size_t n);
 /* Several shape strings in one printf: each call of cnn_shape_fmt uses the next of a small
  * ring of buffers, so up to 8 can appear in one message. */
 const char *cnn_shape_fmt(const cnn_shape *s);
+/* "(1, -2)" for a list of integers, into buf; returns buf. */
+const char *cnn_ints_str(const int64_t *v, int n, char *buf, size_t len);
 
 /* Op attributes: a short list of integers and a short list of doubles whose meaning each
  * op documents (axes, permutation, alpha, from_logits, ...). */

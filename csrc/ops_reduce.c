@@ -20,16 +20,6 @@
 
 #include "ops.h"
 
-/* "(1, -2)" for an attribute list, into buf. */
-static const char *ints_str(const int64_t *v, int n, char *buf, size_t len) {
-    size_t used = (size_t)snprintf(buf, len, "(");
-    for (int i = 0; i < n && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%lld%s", (long long)v[i],
-                                 n == 1 ? "," : i + 1 < n ? ", " : "");
-    if (used < len) snprintf(buf + used, len - used, ")");
-    return buf;
-}
-
 /* Reads the attributes against input shape x: red[d] = 1 for each reduced axis. */
 static cnn_status reduce_attrs(const char *op, const cnn_shape *x, const cnn_attrs *a,
                                int red[CNN_MAX_DIMS], int *keepdims) {
@@ -45,10 +35,10 @@ static cnn_status reduce_attrs(const char *op, const cnn_shape *x, const cnn_att
         if (cnn_norm_axis(op, a->i[1 + k], x->ndim, &ax))
             return cnn_fail(CNN_ERR_VALUE, "%s: axis %lld is out of range for input %s (axes %s)",
                             op, (long long)a->i[1 + k], cnn_shape_fmt(x),
-                            ints_str(a->i + 1, n_axes, buf, sizeof buf));
+                            cnn_ints_str(a->i + 1, n_axes, buf, sizeof buf));
         if (red[ax])
             return cnn_fail(CNN_ERR_VALUE, "%s: duplicate axis %lld in axes %s for input %s",
-                            op, (long long)a->i[1 + k], ints_str(a->i + 1, n_axes, buf, sizeof buf),
+                            op, (long long)a->i[1 + k], cnn_ints_str(a->i + 1, n_axes, buf, sizeof buf),
                             cnn_shape_fmt(x));
         red[ax] = 1;
     }

@@ -15,16 +15,6 @@
 
 #include "ops.h"
 
-/* "(4, -1)" for an attribute list, into buf. */
-static const char *ints_str(const int64_t *v, int n, char *buf, size_t len) {
-    size_t used = (size_t)snprintf(buf, len, "(");
-    for (int i = 0; i < n && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%lld%s", (long long)v[i],
-                                 n == 1 ? "," : i + 1 < n ? ", " : "");
-    if (used < len) snprintf(buf + used, len - used, ")");
-    return buf;
-}
-
 static void strides_of(const cnn_shape *s, int64_t st[CNN_MAX_DIMS]) {
     int64_t acc = 1;
     for (int d = s->ndim - 1; d >= 0; d--) { st[d] = acc; acc *= s->dim[d]; }
@@ -42,13 +32,13 @@ static cnn_status reshape_infer(int n, const cnn_shape *const *in, const cnn_att
     char buf[160];
     if (a->n_int > CNN_MAX_DIMS)
         return cnn_fail(CNN_ERR_VALUE, "reshape: target %s has more than %d dims",
-                        ints_str(a->i, a->n_int, buf, sizeof buf), CNN_MAX_DIMS);
+                        cnn_ints_str(a->i, a->n_int, buf, sizeof buf), CNN_MAX_DIMS);
     int free_axis = -1;
     int64_t known = 1;  // product of the given target dims
     for (int d = 0; d < a->n_int; d++) {
         if (a->i[d] < -1 || (a->i[d] == -1 && free_axis >= 0))
             return cnn_fail(CNN_ERR_VALUE, "reshape: bad target %s for input %s (dims must be "
-                            ">= 0, with at most one -1)", ints_str(a->i, a->n_int, buf, sizeof buf),
+                            ">= 0, with at most one -1)", cnn_ints_str(a->i, a->n_int, buf, sizeof buf),
                             cnn_shape_fmt(x));
         if (a->i[d] == -1) free_axis = d;
         else known *= a->i[d];
@@ -60,7 +50,7 @@ static cnn_status reshape_infer(int n, const cnn_shape *const *in, const cnn_att
     if (free_axis >= 0 ? (known == 0 || total % known != 0) : known != total)
         return cnn_fail(CNN_ERR_SHAPE, "reshape: cannot reshape input %s (%lld elements) into "
                         "target %s", cnn_shape_fmt(x), (long long)total,
-                        ints_str(a->i, a->n_int, buf, sizeof buf));
+                        cnn_ints_str(a->i, a->n_int, buf, sizeof buf));
     if (free_axis >= 0) out->dim[free_axis] = total / known;
     return CNN_OK;
 }
@@ -86,13 +76,13 @@ static cnn_status transpose_perm(const cnn_shape *x, const cnn_attrs *a, int per
     }
     if (a->n_int != x->ndim)
         return cnn_fail(CNN_ERR_VALUE, "transpose: permutation %s has %d entries for input %s of rank %d",
-                        ints_str(a->i, a->n_int, buf, sizeof buf), a->n_int, cnn_shape_fmt(x), x->ndim);
+                        cnn_ints_str(a->i, a->n_int, buf, sizeof buf), a->n_int, cnn_shape_fmt(x), x->ndim);
     int seen[CNN_MAX_DIMS] = {0};
     for (int j = 0; j < x->ndim; j++) {
         int64_t p = a->i[j] < 0 ? a->i[j] + x->ndim : a->i[j];
         if (p < 0 || p >= x->ndim || seen[p])
             return cnn_fail(CNN_ERR_VALUE, "transpose: %s is not a permutation of the axes of input %s",
-                            ints_str(a->i, a->n_int, buf, sizeof buf), cnn_shape_fmt(x));
+                            cnn_ints_str(a->i, a->n_int, buf, sizeof buf), cnn_shape_fmt(x));
         seen[p] = 1;
         perm[j] = (int)p;
     }
@@ -248,8 +238,8 @@ static cnn_status slice_infer(int n, const cnn_shape *const *in, const cnn_attrs
         if (bad)
             return cnn_fail(CNN_ERR_VALUE, "slice: start %lld size %lld is out of bounds on axis %d "
                             "of input %s (starts %s, sizes %s)", (long long)s, (long long)z, d,
-                            cnn_shape_fmt(x), ints_str(start, r, sb, sizeof sb),
-                            ints_str(size, r, zb, sizeof zb));
+                            cnn_shape_fmt(x), cnn_ints_str(start, r, sb, sizeof sb),
+                            cnn_ints_str(size, r, zb, sizeof zb));
         out->dim[d] = z >= 0 ? z : dim < 0 ? -1 : dim - s;
     }
     return CNN_OK;

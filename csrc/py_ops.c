@@ -2,36 +2,6 @@
 #include "binding.h"
 #include "eager.h"
 
-/* Converts a list of array-likes into tensors; returns the count or -1. */
-static int tensors_from_list(PyObject *list, const char *op, cnn_tensor **out) {
-    PyObject *seq = PySequence_Fast(list, "inputs must be a list");
-    if (!seq) return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    if (n > CNN_MAX_INPUTS) {
-        Py_DECREF(seq);
-        PyErr_Format(PyExc_ValueError, "%s: too many inputs (%zd)", op, n);
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        char what[96];
-        snprintf(what, sizeof what, "%s input %zd", op, i);
-        PyArrayObject *a = cnn_py_float_array(PySequence_Fast_GET_ITEM(seq, i), what);
-        out[i] = a ? cnn_py_tensor_from_array(a) : NULL;
-        Py_XDECREF(a);
-        if (!out[i]) {
-            for (Py_ssize_t j = 0; j < i; j++) cnn_tensor_release(out[j]);
-            Py_DECREF(seq);
-            return -1;
-        }
-    }
-    Py_DECREF(seq);
-    return (int)n;
-}
-
-static void release_all(cnn_tensor **t, int n) {
-    for (int i = 0; i < n; i++) cnn_tensor_release(t[i]);
-}
-
 PyObject *cnn_py_op_forward(PyObject *self, PyObject *args) {
     const char *name;
     PyObject *inputs, *ints, *floats;
@@ -42,7 +12,9 @@ PyObject *cnn_py_op_forward(PyObject *self, PyObject *args) {
     cnn_attrs a;
     if (!def || cnn_py_parse_attrs(ints, floats, &a)) return NULL;
     cnn_tensor *in[CNN_MAX_INPUTS];
-    int n = tensors_from_list(inputs, name, in);
+    char what[96];
+    snprintf(what, sizeof what, "%s input", name);
+    int n = cnn_py_tensor_list(inputs, what, in, CNN_MAX_INPUTS);
     if (n < 0) return NULL;
     cnn_tensor *out;
     float *aux;
@@ -50,7 +22,7 @@ PyObject *cnn_py_op_forward(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     st = cnn_eager_forward(def, n, in, &a, training, seed, &out, &aux);
     Py_END_ALLOW_THREADS
-    release_all(in, n);
+    cnn_py_release_tensors(in, n);
     if (st) return cnn_py_raise(st);
     cnn_free(aux);
     PyObject *res = cnn_py_array_from_tensor(out);
@@ -69,7 +41,9 @@ PyObject *cnn_py_op_vjp(PyObject *self, PyObject *args) {
     cnn_attrs a;
     if (!def || cnn_py_parse_attrs(ints, floats, &a)) return NULL;
     cnn_tensor *in[CNN_MAX_INPUTS], *grads[CNN_MAX_INPUTS] = {0};
-    int n = tensors_from_list(inputs, name, in);
+    char what[96];
+    snprintf(what, sizeof what, "%s input", name);
+    int n = cnn_py_tensor_list(inputs, what, in, CNN_MAX_INPUTS);
     if (n < 0) return NULL;
     PyArrayObject *g = cnn_py_float_array(gobj, "out_grad");
     cnn_tensor *out = NULL;
@@ -106,7 +80,7 @@ done:
     Py_XDECREF(g);
     cnn_free(aux);
     if (out) cnn_tensor_release(out);
-    release_all(in, n);
+    cnn_py_release_tensors(in, n);
     for (int i = 0; i < n; i++) if (grads[i]) cnn_tensor_release(grads[i]);
     return res;
 }

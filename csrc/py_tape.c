@@ -127,7 +127,9 @@ PyObject *cnn_py_eager(PyObject *self, PyObject *args) {
     cnn_attrs a;
     if (!def || cnn_py_parse_attrs(ints, floats, &a)) return NULL;
     cnn_tensor *in[CNN_MAX_INPUTS];
-    int n = cnn_py_tensor_list(inputs, name, in, CNN_MAX_INPUTS);
+    char what[96];
+    snprintf(what, sizeof what, "%s input", name);
+    int n = cnn_py_tensor_list(inputs, what, in, CNN_MAX_INPUTS);
     if (n < 0) return NULL;
     cnn_tensor *out;
     float *aux;

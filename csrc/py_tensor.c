@@ -39,7 +39,7 @@ int cnn_py_tensor_list(PyObject *list, const char *what, cnn_tensor **out, int m
         int fast = PyObject_TypeCheck(item, &cnn_PyTensor_Type) ||
                    (PyArray_Check(item) && PyArray_TYPE((PyArrayObject *)item) == NPY_FLOAT32 &&
                     PyArray_IS_C_CONTIGUOUS((PyArrayObject *)item) && PyArray_ISALIGNED((PyArrayObject *)item));
-        if (!fast) snprintf(name, sizeof name, n == 1 ? "%s" : "%s[%zd]", what, i);
+        if (!fast) snprintf(name, sizeof name, n == 1 ? "%s" : "%s %zd", what, i);
         out[i] = cnn_py_as_tensor(item, name);
         if (!out[i]) { cnn_py_release_tensors(out, (int)i); Py_DECREF(seq); return -1; }
     }

@@ -52,3 +52,13 @@ int cnn_shape_equal(const cnn_shape *a, const cnn_shape *b) {
         if (a->dim[i] != b->dim[i]) return 0;
     return 1;
 }
+
+/* "(1, -2)" for a list of integers (an attribute list), into buf. */
+const char *cnn_ints_str(const int64_t *v, int n, char *buf, size_t len) {
+    size_t used = (size_t)snprintf(buf, len, "(");
+    for (int i = 0; i < n && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%lld%s", (long long)v[i],
+                                 n == 1 ? "," : i + 1 < n ? ", " : "");
+    if (used < len) snprintf(buf + used, len - used, ")");
+    return buf;
+}
