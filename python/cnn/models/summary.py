@@ -1,7 +1,6 @@
 """model.summary(): Keras 3's table (Layer (type) / Output Shape / Param # [/ Connected to])
 with the same column widths, followed by parameter counts and their float32 sizes."""
 import math
-import shutil
 import sys
 
 _BYTES_PER_PARAM = 4  # float32
@@ -126,6 +125,8 @@ def summary_text(model, line_length=None, positions=None):
         header = ["Layer (type)", "Output Shape", "Param #", "Connected to"]
         positions = positions or [0.3, 0.56, 0.74, 1.0]
         aligns = ["left", "left", "right", "left"]
+    import shutil  # here, not at import time: it is only needed to print
+
     line_length = line_length or min(default_length, shutil.get_terminal_size().columns - 4)
     if positions[-1] > 1:  # absolute positions
         positions = [p / line_length for p in positions]
