@@ -27,6 +27,11 @@ class Optimizer:
     def iterations(self):
         return int(self._state.iterations)
 
+    def _step_state(self):
+        """The C optimizer, ready for one update: called before every training step (where
+        a learning-rate schedule sets this step's rate)."""
+        return self._state
+
     @property
     def built(self):
         return self._used or self.iterations > 0

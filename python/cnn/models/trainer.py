@@ -350,7 +350,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         sws = [data.class_weight_to_sample_weights(ys[0], class_weight)]
     graph = _train_graph(model, spec, xs, ys, sws, out_names)
     targets = _fed_targets(ys, sws)
-    state = spec.optimizer._state
+    optimizer = spec.optimizer
     # Keras's array batching: without a batch size, steps_per_epoch sets it.
     bs = batch_size if batch_size is not None else (
         math.ceil(n / steps_per_epoch) if steps_per_epoch else 32)
@@ -392,7 +392,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
                 bx = [buffers.gather(i, a, idx, bs) for i, a in enumerate(xs)]
                 by = [buffers.gather(-1 - i, b, idx, bs) for i, b in enumerate(targets)]
             step_seed = (step_seed + 1) & 0x7FFFFFFFFFFFFFFF
-            values = graph.graph.train_step(bx, by, state, step_seed)
+            values = graph.graph.train_step(bx, by, optimizer._step_state(), step_seed)
             running.add(values, s.stop - s.start)
             cbs.on_train_batch_end(step, running.logs())
             if model.stop_training:
@@ -525,7 +525,7 @@ def train_on_batch(model, x, y, sample_weight, class_weight, return_dict):
     if class_weight is not None:
         sws = [data.class_weight_to_sample_weights(ys[0], class_weight)]
     graph = _train_graph(model, spec, xs, ys, sws, out_names)
-    values = graph.graph.train_step(xs, _fed_targets(ys, sws), spec.optimizer._state,
+    values = graph.graph.train_step(xs, _fed_targets(ys, sws), spec.optimizer._step_state(),
                                     rng.draw_seed())
     return _batch_logs(graph, values, return_dict)
 
