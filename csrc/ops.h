@@ -65,6 +65,8 @@ extern const cnn_op_def cnn_ops_reduce[];
 extern const cnn_op_def cnn_ops_shape[];
 extern const cnn_op_def cnn_ops_loss[];
 extern const cnn_op_def cnn_ops_metric[];
+extern const cnn_op_def cnn_ops_norm[];
+extern const cnn_op_def cnn_ops_random[];
 
 /* Shared helpers (ops_common.c). */
 

@@ -5,7 +5,8 @@
 
 static const cnn_op_def *const families[] = {
     cnn_ops_linalg, cnn_ops_elementwise, cnn_ops_activation, cnn_ops_reduce,
-    cnn_ops_shape,  cnn_ops_loss,        cnn_ops_metric,
+    cnn_ops_shape,  cnn_ops_loss,        cnn_ops_metric,     cnn_ops_norm,
+    cnn_ops_random,
 };
 
 #define MAX_OPS 256
