@@ -10,9 +10,14 @@
 #include "py_api.h"
 
 static PyObject *py_config(PyObject *self, PyObject *noargs) {
-    return Py_BuildValue("{s:s,s:s,s:i,s:i}", "blas_corename", cnn_blas_corename(), "blas_config",
-                         cnn_blas_config(), "blas_threads", cnn_blas_num_threads(), "engine_threads",
-                         cnn_get_num_threads());
+#ifdef CNN_USE_SCIPY_OPENBLAS
+    const char *build = "scipy-openblas32";
+#else
+    const char *build = "system OpenBLAS";
+#endif
+    return Py_BuildValue("{s:s,s:s,s:s,s:i,s:i}", "blas_build", build, "blas_corename", cnn_blas_corename(),
+                         "blas_config", cnn_blas_config(), "blas_threads", cnn_blas_num_threads(),
+                         "engine_threads", cnn_get_num_threads());
 }
 
 static PyObject *py_set_num_threads(PyObject *self, PyObject *arg) {

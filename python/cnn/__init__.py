@@ -10,8 +10,8 @@ def config():
     """The BLAS library in use, its kernel (core type) and the thread counts."""
     c = _C.config()
     return {
-        "blas": "scipy-openblas32" if _blas.LIBRARY_PATH else "system OpenBLAS",
-        "blas_library": _blas.LIBRARY_PATH,
+        "blas": c["blas_build"],
+        "blas_library": _blas.LIBRARY_PATH if c["blas_build"] == "scipy-openblas32" else "system",
         "blas_kernel": c["blas_corename"],
         "blas_config": c["blas_config"],
         "blas_threads": c["blas_threads"],
