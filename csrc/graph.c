@@ -543,7 +543,8 @@ static cnn_status cnn_program_predict_body(cnn_program *p, cnn_tensor *const *xs
     bind(p, pl, xs, NULL, 0);
     if ((st = forward(p, pl, 0, 0))) return st;
     for (int k = 0; k < p->n_outputs; k++)
-        memcpy(outs[k], p->value[p->outputs[k]], sizeof(float) * (size_t)pl->np[p->outputs[k]].numel);
+        if (pl->np[p->outputs[k]].numel > 0)  /* an empty batch has no buffers to copy */
+            memcpy(outs[k], p->value[p->outputs[k]], sizeof(float) * (size_t)pl->np[p->outputs[k]].numel);
     return CNN_OK;
 }
 

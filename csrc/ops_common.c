@@ -1,4 +1,4 @@
-/* ops_common.c: helpers shared by op families: broadcasting, axes, random streams. */
+/* ops_common.c: helpers shared by op families: broadcasting, axes, per-sample shapes. */
 #include "ops.h"
 
 cnn_status cnn_broadcast_shapes(const char *op, const cnn_shape *a, const cnn_shape *b, cnn_shape *out) {
@@ -35,18 +35,6 @@ void cnn_broadcast_strides(const cnn_shape *in, const cnn_shape *out, int64_t st
         if (ii < 0 || in->dim[ii] == 1) strides[i] = 0;
         else { strides[i] = s; s *= in->dim[ii]; }
     }
-}
-
-/* splitmix64 finaliser: a strong 64-bit mix, enough for a counter-based stream. */
-uint64_t cnn_seed_mix(uint64_t a, uint64_t b) {
-    uint64_t z = a + 0x9E3779B97F4A7C15ull * (b + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-float cnn_rand_uniform(uint64_t seed, uint64_t index) {
-    return (float)(cnn_seed_mix(seed, index) >> 40) * (1.0f / 16777216.0f);
 }
 
 /* ---- per-sample losses and metrics: (y_true, y_pred) -> y_pred.shape[:-1] ---------- */

@@ -3,13 +3,18 @@
 `layer(x)` on KerasTensors records a Node (functional API) and infers the output shape;
 on NumPy arrays or eager Tensors it computes now through the engine (and is recorded on
 any active GradientTape); on graph Symbols it adds nodes to the graph being compiled.
-Subclasses write build(input_shape) and call(inputs) once for all three."""
+Subclasses write build(input_shape) and call(inputs) once for all three.
+
+Losses a call adds (`add_loss`, `activity_regularizer`) are kept per layer for the last
+top-level call, as Keras does; weight regularizers are applied to the weights when asked
+(`losses`), and the training graph adds both kinds to its loss (see `_call_collecting_losses`
+and `_weight_penalties`)."""
 import inspect
 import math
 
 import numpy as np
 
-from .. import backend, initializers
+from .. import backend, initializers, regularizers
 from ..utils.naming import auto_name
 from .input_spec import check_input_compatibility
 from .keras_tensor import KerasTensor, Node, any_keras_tensor, flatten, pack_like
@@ -20,6 +25,15 @@ def shape_of(x):
     return tuple(shape) if shape is not None else tuple(np.shape(x))
 
 
+# The layer call in progress: only the outermost ("entry") call clears the losses recorded
+# by its layer tree; `collect` is set while a training graph is built, the only time graph
+# Symbols are kept as losses; `record` is off while output shapes are traced.
+_CALL = {"depth": 0, "collect": False, "record": True}
+# Whether any layer ever had an activity regularizer or called add_loss: until then the
+# inference fast path needs no walk over the layers.
+_LOSS_SOURCES = {"seen": False}
+
+
 def _standardize_shape(shape):
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
@@ -27,8 +41,12 @@ def _standardize_shape(shape):
 
 
 class Layer:
-    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None,
-                 input_dim=None, batch_size=None, **kwargs):
+    def __init__(self, activity_regularizer=None, trainable=True, name=None, dtype=None,
+                 input_shape=None, input_dim=None, batch_size=None, **kwargs):
+        self._losses = []
+        self._regularizers = {}  # id(weight) -> (weight, regularizer)
+        self._adds_losses = False
+        self.activity_regularizer = activity_regularizer
         if kwargs:
             raise TypeError(f"Unrecognized keyword argument(s) passed to "
                             f"{type(self).__name__}: {sorted(kwargs)}")
@@ -49,9 +67,34 @@ class Layer:
 
     # ---- weights --------------------------------------------------------------------
 
+    @property
+    def activity_regularizer(self):
+        return self._activity_regularizer
+
+    @activity_regularizer.setter
+    def activity_regularizer(self, value):
+        # Settable at any time, as in Keras; a name or config is resolved here.
+        self._activity_regularizer = regularizers.get(value)
+        if self._activity_regularizer is not None:
+            _LOSS_SOURCES["seen"] = True
+
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True,
-                   autocast=True, aggregation="none", name=None):
-        # Keras's `regularizer` and `constraint` are not accepted: cnn has neither yet.
+                   autocast=True, regularizer=None, aggregation="none", name=None):
+        """A new weight of this layer.
+
+        Args:
+            shape: its shape (default `()`).
+            initializer: an initializer or its name (default "glorot_uniform").
+            dtype: None or "float32".
+            trainable: whether the optimizer updates it (default True).
+            autocast: accepted for Keras compatibility (cnn computes in float32).
+            regularizer: a regularizer or its name whose penalty on this weight joins the
+                training loss (and `losses`) while the weight is trainable (default None).
+            aggregation: accepted for Keras compatibility (no distribution in cnn).
+            name: its name.
+        """
+        # Keras's `constraint` is not accepted: cnn has no weight constraints yet.
+        regularizer = regularizers.get(regularizer)
         shape = _standardize_shape(shape or ())
         if any(d is None or d < 0 for d in shape):
             raise ValueError(f"Layer '{self.name}': weight '{name}' needs a fully known, "
@@ -61,6 +104,8 @@ class Layer:
         var = backend.Variable(value, name=name or f"variable_{len(self._own_weights)}",
                                trainable=trainable)
         self._own_weights.append(var)
+        if regularizer is not None:
+            self._regularizers[id(var)] = (var, regularizer)
         return var
 
     def _sublayers(self):
@@ -130,6 +175,110 @@ class Layer:
         for var, value in zip(variables, arrays):  # all checked before any is written
             var.assign(value)
 
+    # ---- losses -----------------------------------------------------------------------
+
+    def add_loss(self, loss):
+        """Adds a scalar loss (a tensor computed from this call's inputs or weights) to the
+        layer's `losses`; model training adds it to the loss it minimizes. Call it from
+        `call()`."""
+        values = list(loss) if isinstance(loss, (list, tuple)) else [loss]
+        for value in values:
+            if not isinstance(value, (backend.Tensor, backend.Symbol)):
+                raise ValueError(f"Layer '{self.name}': `add_loss()` can only be called from "
+                                 "inside `build()` or `call()`, on a tensor input. Received "
+                                 f"invalid value: {value!r}")
+        self._adds_losses = True
+        _LOSS_SOURCES["seen"] = True
+        if not _CALL["record"]:
+            return
+        for value in values:
+            # Graph Symbols count only while a training graph collects them.
+            if isinstance(value, backend.Tensor) or _CALL["collect"]:
+                self._losses.append(value)
+
+    def _flat_layers(self):
+        """This layer's sublayers, recursively, each once (self not included)."""
+        seen, out, stack = {id(self)}, [], list(reversed(self._sublayers()))
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            out.append(layer)
+            stack.extend(reversed(layer._sublayers()))
+        return out
+
+    def _clear_losses(self):
+        self._losses.clear()
+        for layer in self._flat_layers():
+            layer._losses.clear()
+
+    def _call_losses(self):
+        out = list(self._losses)
+        for layer in self._flat_layers():
+            out.extend(layer._losses)
+        return out
+
+    def _weight_penalties(self, value_of=None):
+        """The regularizers' penalties on the trainable weights, in `trainable_weights`
+        order; `value_of(weight)` gives what they are applied to (the weight itself, or
+        its Symbol in a graph being built)."""
+        found = dict(self._regularizers)
+        for layer in self._flat_layers():
+            found.update(layer._regularizers)
+        if not found:
+            return []
+        out = []
+        for var in self.trainable_weights:
+            entry = found.get(id(var))
+            if entry is not None and entry[0] is var:
+                out.append(entry[1](var if value_of is None else value_of(var)))
+        return out
+
+    @property
+    def losses(self):
+        """The losses of the last top-level call (`add_loss`, activity regularizers; this
+        layer's, then its sublayers') followed by the weight regularizers' current
+        penalties on the trainable weights, as eager tensors."""
+        return self._call_losses() + self._weight_penalties()
+
+    def _may_add_losses(self):
+        """Whether a call of this layer can add losses (activity regularizers, add_loss)."""
+        if not _LOSS_SOURCES["seen"]:
+            return False
+        return any(l.activity_regularizer is not None or l._adds_losses
+                   for l in [self] + self._flat_layers())
+
+    def _call_collecting_losses(self, run):
+        """Runs `run()` (which builds a training graph from this layer or model) as one
+        top-level call and returns (its result, the losses its layers added: Symbols of
+        that graph). They are then forgotten, so `losses` never shows graph Symbols."""
+        self._clear_losses()
+        saved = dict(_CALL)
+        _CALL.update(depth=saved["depth"] + 1, collect=True, record=True)
+        try:
+            result = run()
+            collected = self._call_losses()
+        finally:
+            _CALL.update(saved)
+            self._clear_losses()
+        return result, collected
+
+    def _add_activity_penalties(self, outputs):
+        """Keras's activity regularization: the regularizer's value on each output,
+        divided by the output's batch size (so its weight does not change with the batch
+        size), added as a loss."""
+        for out in flatten(outputs):
+            if not isinstance(out, (backend.Tensor, backend.Symbol, np.ndarray)) or (
+                    isinstance(out, backend.Symbol) and not _CALL["collect"]):
+                continue  # (a graph that does not collect losses gets no dead penalty nodes)
+            penalty = self.activity_regularizer(out)
+            if not isinstance(penalty, (backend.Tensor, backend.Symbol)):
+                penalty = backend.convert_to_tensor(np.float32(penalty))
+            if out.ndim > 0:
+                penalty = _per_sample(penalty, out)
+            self.add_loss(penalty)
+
     # ---- building and calling -------------------------------------------------------
 
     def build(self, input_shape):
@@ -175,8 +324,17 @@ class Layer:
             inputs = np.asarray(inputs, dtype=np.float32)  # nested Python numbers: one array
             flat = [inputs]
         shapes = [shape_of(x) for x in flat]
-        self._check_and_build(shapes)
-        return self.call(inputs, **self._call_kwargs(training, kwargs))
+        if _CALL["depth"] == 0:  # the entry call: forget the previous call's losses
+            self._clear_losses()
+        _CALL["depth"] += 1
+        try:
+            self._check_and_build(shapes)
+            outputs = self.call(inputs, **self._call_kwargs(training, kwargs))
+            if self._activity_regularizer is not None and _CALL["record"]:
+                self._add_activity_penalties(outputs)
+        finally:
+            _CALL["depth"] -= 1
+        return outputs
 
     def _symbolic_call(self, inputs, training, kwargs):
         flat = flatten(inputs)
@@ -203,7 +361,12 @@ class Layer:
             return self.compute_output_shape(shapes[0] if len(shapes) == 1 else shapes)
         builder = backend.GraphBuilder()
         symbols = [builder.input(kt.shape[1:], kt.name) for kt in flat]
-        out = self.call(pack_like(inputs, symbols), **kwargs)
+        record = _CALL["record"]
+        _CALL["record"] = False  # a shape trace adds no losses
+        try:
+            out = self.call(pack_like(inputs, symbols), **kwargs)
+        finally:
+            _CALL["record"] = record
         out_flat = flatten(out)
         if isinstance(out, (list, tuple)):
             return [tuple(s.shape) for s in out_flat]
@@ -212,7 +375,10 @@ class Layer:
     # ---- config ---------------------------------------------------------------------
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "dtype": "float32"}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": "float32"}
+        if self._activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self._activity_regularizer)
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -220,6 +386,22 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _per_sample(penalty, output):
+    """penalty / batch size of `output` (0 for an empty batch, as Keras's divide_no_nan).
+    In a graph the batch size is symbolic: it is counted from `output * 0 + 1` (ones, one
+    per sample after a mean over the other axes), whose gradient into the output is
+    exactly zero."""
+    batch = output.shape[0]
+    if batch is not None:
+        if batch == 0:
+            return backend.op("mul", [penalty, np.float32(0.0)])
+        return backend.op("div", [penalty, np.float32(batch)])
+    ones = backend.op("add", [backend.op("mul", [output, np.float32(0.0)]), np.float32(1.0)])
+    if output.ndim > 1:
+        ones = backend.op("mean", [ones], ints=[0] + list(range(1, output.ndim)))
+    return backend.op("div", [penalty, backend.op("sum", [ones], ints=[0])])
 
 
 def _is_shape_list(shapes):

@@ -3,10 +3,15 @@ training graph built from it."""
 import numpy as np
 
 from .. import backend, losses, metrics, optimizers
+from .._shapes import match_ranks
 from ..utils.naming import to_snake_case
 
+# Built-in losses whose targets have the output's own shape (checked before training).
 _BUILTIN_SHAPED = {losses.mean_squared_error, losses.mean_absolute_error, losses.huber,
-                   losses.binary_crossentropy, losses.categorical_crossentropy}
+                   losses.binary_crossentropy, losses.categorical_crossentropy,
+                   losses.mean_absolute_percentage_error, losses.mean_squared_logarithmic_error,
+                   losses.cosine_similarity, losses.log_cosh, losses.kl_divergence,
+                   losses.poisson, losses.hinge, losses.squared_hinge, losses.categorical_hinge}
 
 
 def _fmt(shape):
@@ -163,10 +168,23 @@ def loss_value(loss, y_true, y_pred, sample_weight=None):
         if sample_weight is None:
             return loss(y_true, y_pred)
         return loss(y_true, y_pred, sample_weight=sample_weight)
-    values = loss(y_true, y_pred)
-    if sample_weight is not None:
-        values = losses.apply_sample_weight(values, sample_weight)
-    return mean_of(values)
+    if not losses.is_sparse(loss):
+        # Keras wraps a loss function in LossFunctionWrapper, which first reconciles the
+        # ranks of (N,) and (N, 1) tensors; custom functions get the same.
+        y_true, y_pred = match_ranks(y_true, y_pred)
+    return losses.reduce_values(loss(y_true, y_pred), "sum_over_batch_size", sample_weight)
+
+
+def add_penalties(total, penalties):
+    """total + each penalty (add_loss values, activity and weight regularization), summed to
+    a scalar first when it is not one (Keras sums every additional loss)."""
+    for penalty in penalties:
+        if not isinstance(penalty, (backend.Tensor, backend.Symbol)):
+            penalty = np.float32(penalty)
+        elif tuple(penalty.shape) != ():
+            penalty = backend.op("sum", [penalty], ints=[0])
+        total = backend.op("add", [total, penalty])
+    return total
 
 
 def mean_of(values):

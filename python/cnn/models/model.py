@@ -129,12 +129,22 @@ class Model(Layer):
 
     def __call__(self, inputs, *args, training=None, **kwargs):
         # Inference on one array with no tape recording: the compiled program, one C call,
-        # instead of an eager op per layer. Results are the same kernels' outputs.
-        if not training and not args and not kwargs and not _C.tapes_active():
+        # instead of an eager op per layer. Results are the same kernels' outputs. Layers
+        # that add losses run eagerly instead, so `losses` reflects this call, as in Keras;
+        # so do models with a build-time training= (MC dropout) when the call leaves it unset.
+        if not training and not args and not kwargs and not _C.tapes_active() and \
+                not self._may_add_losses() and \
+                (training is False or not self._has_fixed_training()):
             outs = trainer.predict_small(self, inputs)
             if outs is not None:
                 return _C_tensors(outs)
         return super().__call__(inputs, *args, training=training, **kwargs)
+
+    def _has_fixed_training(self):
+        """Whether a layer was called with an explicit training= at build time (MC
+        dropout): then `model(x)` must run eagerly so that value applies."""
+        return self._graph is not None and any(
+            node.kwargs.get("_fixed_training") is not None for node in self._graph.nodes)
 
     def call(self, inputs, training=None):
         if self._graph is None:

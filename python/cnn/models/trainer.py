@@ -96,7 +96,11 @@ class TrainGraph:
         builder = backend.GraphBuilder()
         names = _input_names(model, len(x_shapes))
         xs = [builder.input(s[1:], n) for s, n in zip(x_shapes, names)]
-        outs = model._forward(xs, training=True)
+        # Losses the layers add on this forward (add_loss, activity regularizers) and the
+        # weight regularizers' penalties on the parameters join the total loss in the graph.
+        outs, penalties = model._call_collecting_losses(
+            lambda: model._forward(xs, training=True))
+        penalties += model._weight_penalties(builder.param)
         ts = [builder.input(s[1:], f"{n}_target") for s, n in zip(y_shapes, output_names)]
         ws = [None if s is None else builder.input(s[1:], f"{n}_sample_weight")
               for s, n in zip(w_shapes or [None] * len(ts), output_names)]
@@ -109,7 +113,8 @@ class TrainGraph:
                 loss_names.append(f"{name}_loss")
         if not loss_values:
             raise ValueError(f"Model '{model.name}' has no loss for any output.")
-        total = compile_utils.weighted_total(loss_values, weights)
+        total = compile_utils.add_penalties(compile_utils.weighted_total(loss_values, weights),
+                                            penalties)
 
         plain, plain_ids, weighted, weighted_ids, dens = [], [], [], [], []
         for i, (spec, t, o, w, ys) in enumerate(zip(output_specs, ts, outs, ws, y_shapes)):
@@ -474,7 +479,8 @@ def predict_small(model, x):
             return None
         graph = _predict_graph(model, _prepare_x(model, x))  # validates, naming the layer
     outs = graph.predict([x])
-    return outs[0] if model._single_output() else outs
+    single = model._single_output() if model._graph is not None else len(outs) == 1
+    return outs[0] if single else outs
 
 
 def predict(model, x, batch_size, verbose, steps=None, callbacks=None, whole=False):
