@@ -6,20 +6,32 @@
 
 #include "cnn.h"
 
-typedef enum { CNN_OPT_SGD = 0, CNN_OPT_ADAM = 1, CNN_OPT_RMSPROP = 2 } cnn_optimizer_kind;
+typedef enum {
+    CNN_OPT_SGD = 0,
+    CNN_OPT_ADAM = 1,    /* AdamW is Adam with weight_decay */
+    CNN_OPT_RMSPROP = 2,
+    CNN_OPT_ADAGRAD = 3,
+    CNN_OPT_NADAM = 4
+} cnn_optimizer_kind;
 
 typedef struct {
     cnn_optimizer_kind kind;
     /* Doubles as Python gives them: Keras computes some constants (1 - beta) in double
      * before they meet float32 tensors, and matching it to the last digit needs the same. */
-    double learning_rate;
-    double momentum;         /* SGD, RMSprop */
-    int nesterov;            /* SGD */
-    double beta_1, beta_2;   /* Adam */
-    double epsilon;          /* Adam, RMSprop */
-    int amsgrad;             /* Adam */
-    double rho;              /* RMSprop */
-    int centered;            /* RMSprop */
+    double learning_rate;            /* this step's rate; a schedule rewrites it per step */
+    double momentum;                 /* SGD, RMSprop */
+    int nesterov;                    /* SGD */
+    double beta_1, beta_2;           /* Adam, Nadam */
+    double epsilon;                  /* Adam, Nadam, RMSprop, Adagrad */
+    int amsgrad;                     /* Adam */
+    double rho;                      /* RMSprop */
+    int centered;                    /* RMSprop */
+    double initial_accumulator_value; /* Adagrad */
+    /* Keras's base-optimizer options, for every kind, in Keras's order: clip the gradients
+     * (at most one of the three clips is > 0; 0 is off), decay the variables
+     * (w *= 1 - weight_decay * lr; 0 is off), then the update rule. */
+    double clipnorm, clipvalue, global_clipnorm;
+    double weight_decay;
 } cnn_optimizer_config;
 
 typedef struct cnn_optimizer cnn_optimizer;
@@ -30,8 +42,9 @@ cnn_optimizer_config *cnn_optimizer_config_of(cnn_optimizer *o);  /* mutable: lr
 int64_t cnn_optimizer_iterations(const cnn_optimizer *o);
 void cnn_optimizer_set_iterations(cnn_optimizer *o, int64_t it);
 
-/* One step over n variables: vars[i] -= update(grads[i]) (grads[i] has vars[i]'s size).
- * Increments the iteration count once. */
+/* One step over n variables: clip grads, decay vars, vars[i] -= update(grads[i]) (grads[i]
+ * has vars[i]'s size). The gradients are read, never written. Increments the iteration
+ * count once. */
 cnn_status cnn_optimizer_apply(cnn_optimizer *o, int n, cnn_tensor *const *vars, const float *const *grads);
 
 #endif

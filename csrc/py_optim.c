@@ -10,17 +10,26 @@ typedef struct {
 
 static PyObject *optimizer_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"kind", "learning_rate", "momentum", "nesterov", "beta_1", "beta_2",
-                             "epsilon", "amsgrad", "rho", "centered", NULL};
+                             "epsilon", "amsgrad", "rho", "centered", "initial_accumulator_value",
+                             "weight_decay", "clipnorm", "clipvalue", "global_clipnorm", NULL};
+    static const struct { const char *name; cnn_optimizer_kind kind; } kinds[] = {
+        {"sgd", CNN_OPT_SGD}, {"adam", CNN_OPT_ADAM}, {"rmsprop", CNN_OPT_RMSPROP},
+        {"adagrad", CNN_OPT_ADAGRAD}, {"nadam", CNN_OPT_NADAM}};
     const char *kind;
-    cnn_optimizer_config c = {.learning_rate = 0.01, .beta_1 = 0.9, .beta_2 = 0.999, .epsilon = 1e-7, .rho = 0.9};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|ddpdddpdp", kwlist, &kind, &c.learning_rate, &c.momentum,
+    /* Unset options are off (0); the Python classes pass Keras's defaults explicitly. */
+    cnn_optimizer_config c = {.learning_rate = 0.01, .beta_1 = 0.9, .beta_2 = 0.999, .epsilon = 1e-7, .rho = 0.9,
+                              .initial_accumulator_value = 0.1};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|ddpdddpdpddddd", kwlist, &kind, &c.learning_rate, &c.momentum,
                                      &c.nesterov, &c.beta_1, &c.beta_2, &c.epsilon, &c.amsgrad, &c.rho,
-                                     &c.centered))
+                                     &c.centered, &c.initial_accumulator_value, &c.weight_decay, &c.clipnorm,
+                                     &c.clipvalue, &c.global_clipnorm))
         return NULL;
-    if (!strcmp(kind, "sgd")) c.kind = CNN_OPT_SGD;
-    else if (!strcmp(kind, "adam")) c.kind = CNN_OPT_ADAM;
-    else if (!strcmp(kind, "rmsprop")) c.kind = CNN_OPT_RMSPROP;
-    else return PyErr_Format(PyExc_ValueError, "unknown optimizer kind '%s' (known: sgd, adam, rmsprop)", kind);
+    size_t k = 0, n_kinds = sizeof kinds / sizeof kinds[0];
+    while (k < n_kinds && strcmp(kind, kinds[k].name)) k++;
+    if (k == n_kinds)
+        return PyErr_Format(PyExc_ValueError, "unknown optimizer kind '%s' (known: sgd, adam, rmsprop, adagrad, nadam)",
+                            kind);
+    c.kind = kinds[k].kind;
     PyOptimizer *o = (PyOptimizer *)type->tp_alloc(type, 0);
     if (!o) return NULL;
     cnn_status st = cnn_optimizer_new(&c, &o->o);
@@ -111,7 +120,8 @@ PyTypeObject cnn_PyOptimizer_Type = {
     .tp_basicsize = sizeof(PyOptimizer),
     .tp_dealloc = (destructor)optimizer_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Optimizer(kind, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon, amsgrad, rho, centered)",
+    .tp_doc = "Optimizer(kind, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon, amsgrad, rho, centered, "
+              "initial_accumulator_value, weight_decay, clipnorm, clipvalue, global_clipnorm)",
     .tp_methods = optimizer_methods,
     .tp_getset = optimizer_getset,
     .tp_new = optimizer_new,

@@ -66,8 +66,8 @@ def test_targets_that_do_not_fit_the_output():
 
 def test_unknown_loss_optimizer_metric_names():
     m = model_64()
-    with pytest.raises(ValueError,
-                       match=r"optimizer identifier: 'rmsprop_x'.*\['adam', 'rmsprop', 'sgd'\]"):
+    with pytest.raises(ValueError, match=r"optimizer identifier: 'rmsprop_x'.*\['adagrad', "
+                                         r"'adam', 'adamw', 'nadam', 'rmsprop', 'sgd'\]"):
         m.compile("rmsprop_x", "mse")
     with pytest.raises(ValueError, match=r"loss identifier: 'msee'.*Known losses: \[.*'mse'"):
         m.compile("adam", "msee")
