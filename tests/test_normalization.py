@@ -447,3 +447,21 @@ def test_errors_name_the_layer():
     ln(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match="layer 'ln3'"):
         ln(np.zeros((2, 4), np.float32))
+
+
+def test_freezing_a_model_freezes_its_batch_normalization():
+    """Keras: `model.trainable = False` sets it on every layer, so BN infers and keeps its
+    moving statistics in fit."""
+    import cnn
+    rng = np.random.default_rng(0)
+    inner = cnn.models.Sequential([cnn.layers.Input((4,)), cnn.layers.BatchNormalization()])
+    outer = cnn.models.Sequential([cnn.layers.Input((4,)), inner, cnn.layers.Dense(1)])
+    inner.trainable = False
+    assert not inner.layers[0].trainable
+    before = [w.copy() for w in inner.get_weights()]
+    outer.compile(cnn.optimizers.SGD(0.1), "mse")
+    outer.fit(rng.standard_normal((32, 4)) * 3 + 1, rng.standard_normal((32, 1)), epochs=2, verbose=0)
+    for a, b in zip(before, inner.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    inner.trainable = True
+    assert inner.layers[0].trainable

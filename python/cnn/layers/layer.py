@@ -111,6 +111,22 @@ class Layer:
     def _sublayers(self):
         return []
 
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """As in Keras, freezing (or unfreezing) a layer does the same to every layer in it,
+        so a BatchNormalization inside a frozen model runs in inference mode."""
+        self._trainable = bool(value)
+        try:
+            children = self._sublayers()
+        except AttributeError:  # still in __init__: no sublayers yet
+            children = []
+        for layer in children:
+            layer.trainable = value
+
     def _all_weights(self, pick):
         seen, out = set(), []
         for var in pick(self):
