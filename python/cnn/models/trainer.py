@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from .. import backend, callbacks as callbacks_module
+from .. import _C, backend, callbacks as callbacks_module
 from ..utils import rng
 from . import compile_utils, data
 
@@ -160,6 +160,9 @@ class TrainGraph:
         order += [index[n] for n in sorted(self.names) if index[n] not in order]
         self.order = order
         self.trainable = model.trainable_variables
+        # One flat buffer for the weights a step updates, in the order the optimizer walks
+        # them (values are kept; variables only change where they live).
+        _C.consolidate([v._t for v in self.trainable])
         self.graph = backend.CompiledGraph(
             builder, xs, outs, targets=ts + [w for w in ws if w is not None], loss=total,
             reports=logged + extra, trainable=self.trainable)
