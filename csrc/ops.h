@@ -67,6 +67,8 @@ extern const cnn_op_def cnn_ops_loss[];
 extern const cnn_op_def cnn_ops_metric[];
 extern const cnn_op_def cnn_ops_norm[];
 extern const cnn_op_def cnn_ops_random[];
+extern const cnn_op_def cnn_ops_pool[];
+extern const cnn_op_def cnn_ops_conv[];
 
 /* Shared helpers (ops_common.c). */
 

@@ -20,8 +20,7 @@ class InputLayer(Layer):
             raise ValueError("Input shapes need at least a batch axis; received an empty "
                              "batch_shape.")
         self.built = True
-        self.output = KerasTensor(self.batch_shape, name=self.name)
-        Node(self, [], self.output)
+        Node(self, [], KerasTensor(self.batch_shape, name=self.name))  # `output` reads it
 
     @property
     def shape(self):

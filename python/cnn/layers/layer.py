@@ -388,6 +388,26 @@ class Layer:
             return [tuple(s.shape) for s in out_flat]
         return tuple(out_flat[0].shape)
 
+    # ---- functional connectivity -------------------------------------------------------
+
+    @property
+    def input(self):
+        """The input tensor(s) of the first call of this layer on symbolic tensors (a list
+        for several), as in Keras; e.g. `Model(base.input, base.get_layer("h").output)`."""
+        return self._first_node_tensors("input_tensors", "input")
+
+    @property
+    def output(self):
+        """The output tensor(s) of the first call of this layer on symbolic tensors."""
+        return self._first_node_tensors("output_tensors", "output")
+
+    def _first_node_tensors(self, attr, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called on symbolic "
+                                 f"tensors and thus has no defined {what}.")
+        values = getattr(self._inbound_nodes[0], attr)
+        return values[0] if len(values) == 1 else list(values)
+
     # ---- config ---------------------------------------------------------------------
 
     def get_config(self):

@@ -106,23 +106,102 @@ class CompileSpec:
 
 
 def resolve_metrics(metric_ids, target_shape, output_shape):
-    """(metric name, per-sample function) for each metric of one output."""
+    """(log name, Metric) for each metric of one output, as Keras's get_metric: a string
+    names the metric (and "accuracy"/"acc" picks the accuracy the shapes call for), other
+    metrics keep their own name; functions are wrapped in MeanMetricWrapper."""
     out = []
     for ident in metric_ids:
         if isinstance(ident, str) and ident.lower() in ("accuracy", "acc"):
-            out.append((ident, metrics.resolve_accuracy(target_shape, output_shape)))
+            out.append((ident, metrics.accuracy_metric(ident, target_shape, output_shape)))
             continue
         obj = metrics.get(ident)
         name = ident if isinstance(ident, str) else _name_of(obj)
-        if isinstance(obj, metrics.MeanMetricWrapper):
-            fn, kwargs = obj.fn, obj._fn_kwargs
-            obj = (lambda f, kw: (lambda t, p: f(t, p, **kw)))(fn, kwargs)
-        elif isinstance(obj, metrics.Metric):
-            raise TypeError(f"Metric {name!r} keeps its own Python state and cannot run inside "
-                            "the compiled training graph; pass a function or a "
-                            "MeanMetricWrapper instead.")
+        if not isinstance(obj, metrics.Metric):
+            obj = metrics.MeanMetricWrapper(obj, name=name)
+        elif isinstance(ident, str):
+            obj.name = name  # a fresh instance, named as given ("mse"), as Keras does
+        if not obj._compilable():
+            raise TypeError(f"Metric {name!r} ({type(obj).__name__}) keeps its state in Python "
+                            "code (update_state/result), so it cannot run inside the compiled "
+                            "training graph. Pass a built-in metric, a function "
+                            "fn(y_true, y_pred) returning per-sample values, or a Metric that "
+                            "defines _state_parts and _result_from.")
         out.append((name, obj))
     return out
+
+
+# The engine reports at most this many scalars per train/test step.
+MAX_REPORTS = 64
+
+
+class ReportLayout:
+    """What a compiled train/test step reports and how the logs come from the reports.
+
+    Losses report their batch mean (the log is its batch-size-weighted mean). A metric
+    reports the parts of its state (Metric._state_parts): each non-scalar part as one
+    scalar report per element; "mean" parts are accumulated times the batch size, "sum"
+    parts (counts) as they are, and constant parts need no report. The logged value is
+    the metric's _result_from of its accumulated parts."""
+
+    def __init__(self):
+        self.nodes = []       # the report Symbols
+        self.is_mean = []     # per report: accumulate value * batch size (else value)
+        self.entries = []     # per logged value: (Metric or None, [(start, shape, kind)])
+        self.metrics = []     # the compiled Metric objects, in log order
+
+    def add_loss(self, value):
+        self.entries.append((None, [(len(self.nodes), (), metrics.metric.MEAN)]))
+        self.nodes.append(value)
+        self.is_mean.append(True)
+
+    def add_metric(self, name, metric, y_true, y_pred, sample_weight=None):
+        parts = []
+        for value, kind in metric._state_parts(y_true, y_pred, sample_weight):
+            if not isinstance(value, backend.Symbol):  # a constant: accumulated without a report
+                parts.append((None, float(value), kind))
+                continue
+            shape = tuple(value.shape)
+            if any(d is None for d in shape):
+                raise ValueError(f"Metric {name!r}: a part of its state has shape {shape}, "
+                                 "which depends on the batch size; parts must be reduced "
+                                 "over the batch")
+            parts.append((len(self.nodes), shape, kind))
+            flat = value if shape == () else backend.op("reshape", [value], ints=[-1])
+            for k in range(int(np.prod(shape, dtype=np.int64))):
+                self.nodes.append(flat if shape == () else backend.op(
+                    "reshape", [backend.op("slice", [flat], ints=[k, 1])], ints=[]))
+                self.is_mean.append(kind == metrics.metric.MEAN)
+        self.entries.append((metric, parts))
+        self.metrics.append(metric)
+        if len(self.nodes) > MAX_REPORTS:
+            raise ValueError(f"Metric {name!r} ({type(metric).__name__}) needs "
+                             f"{sum(int(np.prod(p[1])) for p in parts if p[0] is not None)} "
+                             "numbers of state per batch, which brings this model's reports "
+                             f"to {len(self.nodes)}; a compiled training graph reports at most "
+                             f"{MAX_REPORTS} numbers per step. Use fewer thresholds (e.g. "
+                             "AUC(num_thresholds=...)) or fewer metrics, or compute this metric "
+                             "standalone on model.predict(...) outputs.")
+
+    def values(self, sums, count, batches):
+        """The logged values from the accumulated reports over `count` samples in
+        `batches` batches (run per batch for the callbacks' logs, so kept lean)."""
+        flat = sums.tolist()
+        out = []
+        for metric, parts in self.entries:
+            totals = []
+            for start, shape, kind in parts:
+                if start is None:  # `shape` holds the constant
+                    totals.append(shape * (count if kind == metrics.metric.MEAN else batches))
+                elif shape == ():
+                    totals.append(flat[start])
+                else:
+                    size = int(np.prod(shape, dtype=np.int64))
+                    totals.append(sums[start:start + size].reshape(shape))
+            if metric is None:
+                out.append(totals[0] / max(count, 1))
+            else:
+                out.append(metric._result_from(totals))
+        return out
 
 
 def prepare_target(y, spec, output_shape, index, output_name):
@@ -189,13 +268,6 @@ def add_penalties(total, penalties):
 
 def mean_of(values):
     return backend.op("mean", [values], ints=[0])
-
-
-def weighted_mean_parts(values, sample_weight):
-    """The batch means of values * weight and of the weight: summed over batches (times
-    their sizes) their ratio is Keras's weighted Mean, sum(v * w) / sum(w), where values
-    with more axes than the weight are first averaged over them."""
-    return (mean_of(losses.apply_sample_weight(values, sample_weight)), mean_of(sample_weight))
 
 
 def metric_log_names(unweighted, weighted, output_names):

@@ -10,7 +10,7 @@ from ..layers.keras_tensor import flatten, pack_like
 from ..layers.layer import Layer
 from ..utils.naming import auto_name
 from . import data, summary as summary_module
-from . import trainer
+from . import saving, trainer
 from .functional import FunctionalGraph
 
 
@@ -216,6 +216,19 @@ class Model(Layer):
         if outs is not None:
             return outs
         return trainer.predict(self, x, batch_size=None, verbose=0, whole=True)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Saves the model's weights to a `.weights.h5` file in Keras 3's layout (Keras
+        models of the same architecture can load it, and the other way round). With
+        `overwrite=False` and an existing file, asks before overwriting."""
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Loads weights saved by `save_weights` (or by Keras) from a `.weights.h5` file,
+        matching layers by their place in the model. A layer whose variables do not fit
+        (count or shapes) raises a ValueError, or with `skip_mismatch=True` is left as it
+        is, with a warning."""
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     @property
     def metrics_names(self):

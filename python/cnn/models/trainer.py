@@ -87,10 +87,9 @@ class TrainGraph:
     """The compiled forward + loss + metrics graph, the names of what it logs, and how its
     reports become those logs.
 
-    Reports: the total loss, the per-output losses (several outputs), the metrics, then
-    the weighted metrics as batch means of value * weight, then (weighted graphs only) the
-    batch means of the weights that divide them. `denominators[i]` is the report index
-    dividing logged value i, or None for a plain batch-size-weighted mean."""
+    Reports (see compile_utils.ReportLayout): the total loss, the per-output losses
+    (several outputs), then the parts of each metric's state, the metrics before the
+    weighted metrics (which see the sample weights)."""
 
     def __init__(self, model, x_shapes, y_shapes, w_shapes, output_specs, output_names):
         builder = backend.GraphBuilder()
@@ -116,37 +115,23 @@ class TrainGraph:
         total = compile_utils.add_penalties(compile_utils.weighted_total(loss_values, weights),
                                             penalties)
 
-        plain, plain_ids, weighted, weighted_ids, dens = [], [], [], [], []
-        for i, (spec, t, o, w, ys) in enumerate(zip(output_specs, ts, outs, ws, y_shapes)):
-            for metric_name, fn in compile_utils.resolve_metrics(spec.metric_ids, ys,
-                                                                 tuple(o.shape)):
-                plain.append(compile_utils.mean_of(fn(t, o)))
-                plain_ids.append((i, metric_name))
-        for i, (spec, t, o, w, ys) in enumerate(zip(output_specs, ts, outs, ws, y_shapes)):
-            for metric_name, fn in compile_utils.resolve_metrics(spec.weighted_metric_ids, ys,
-                                                                 tuple(o.shape)):
-                values = fn(t, o)
-                if w is None:  # no weights given: a weighted metric is a plain mean
-                    weighted.append(compile_utils.mean_of(values))
-                    dens.append(None)
-                else:
-                    num, den = compile_utils.weighted_mean_parts(values, w)
-                    weighted.append(num)
-                    dens.append(den)
-                weighted_ids.append((i, metric_name))
+        layout = compile_utils.ReportLayout()
+        for value in [total] + (loss_values if multi else []):
+            layout.add_loss(value)
+        plain_ids, weighted_ids = [], []
+        for ids, attr, weighted in ((plain_ids, "metric_ids", False),
+                                    (weighted_ids, "weighted_metric_ids", True)):
+            for i, (spec, t, o, w, ys) in enumerate(zip(output_specs, ts, outs, ws, y_shapes)):
+                for metric_name, metric in compile_utils.resolve_metrics(
+                        getattr(spec, attr), ys, tuple(o.shape)):
+                    # Without sample weights a weighted metric is a plain one.
+                    layout.add_metric(metric_name, metric, t, o, w if weighted else None)
+                    ids.append((i, metric_name))
         plain_names, weighted_names = compile_utils.metric_log_names(plain_ids, weighted_ids,
                                                                      output_names)
-        logged = [total] + (loss_values if multi else []) + plain + weighted
         self.names = ["loss"] + (loss_names if multi else []) + plain_names + weighted_names
-        self.denominators = [None] * (len(logged) - len(weighted))
-        extra = []
-        for den in dens:
-            if den is None:
-                self.denominators.append(None)
-            else:
-                self.denominators.append(len(logged) + len(extra))
-                extra.append(den)
-        self.report_count = len(logged) + len(extra)
+        self.layout = layout
+        self.report_count = len(layout.nodes)
         # evaluate()'s list order, as Keras's _flatten_metrics_in_order: the loss, the
         # metrics whose log name is their own name, the per-output losses, then the rest
         # sorted by name.
@@ -165,7 +150,7 @@ class TrainGraph:
         _C.consolidate([v._t for v in self.trainable])
         self.graph = backend.CompiledGraph(
             builder, xs, outs, targets=ts + [w for w in ws if w is not None], loss=total,
-            reports=logged + extra, trainable=self.trainable)
+            reports=layout.nodes, trainable=self.trainable)
 
 
 def _weight_key(sws):
@@ -234,37 +219,38 @@ def _check_class_weight(class_weight, sample_weight, output_names):
 
 class RunningMeans:
     """Running sums of a graph's reports over the batches of one epoch (or evaluation):
-    batch-size-weighted means, or for weighted metrics sum(value * weight) / sum(weight)
-    (0 when the weights sum to 0). Logs come in Keras's sorted order."""
+    batch means times the batch size, batch totals (counts) as they are; the logged
+    values come from them (graph.layout.values). Logs come in Keras's sorted order."""
 
     def __init__(self, graph):
         self.names = graph.names
-        self.denominators = graph.denominators
+        self.layout = graph.layout
         self.keras_order = graph.order
         self.order = sorted(range(len(self.names)), key=lambda i: self.names[i])
+        self.is_mean = np.asarray(graph.layout.is_mean, dtype=np.float64)
         self.sums = np.zeros(graph.report_count)
         self.count = 0
+        self.batches = 0
+        self._scales = {}
 
     def add(self, values, n):
-        self.sums += np.asarray(values, dtype=np.float64) * n
+        scale = self._scales.get(n)
+        if scale is None:  # n for batch means, 1 for totals
+            scale = self._scales[n] = self.is_mean * (n - 1) + 1.0
+        self.sums += values * scale
         self.count += n
+        self.batches += 1
 
-    def _means(self):
-        sums, means = self.sums, []
-        for i, den in enumerate(self.denominators):
-            if den is None:
-                means.append(sums[i] / max(self.count, 1))
-            else:
-                means.append(sums[i] / sums[den] if sums[den] != 0 else 0.0)
-        return means
+    def _values(self):
+        return self.layout.values(self.sums, self.count, self.batches)
 
     def logs(self, prefix=""):
-        means = self._means()
-        return {prefix + self.names[i]: float(means[i]) for i in self.order}
+        values = self._values()
+        return {prefix + self.names[i]: values[i] for i in self.order}
 
     def in_order(self):
-        means = self._means()
-        return [float(means[i]) for i in self.keras_order]
+        values = self._values()
+        return [values[i] for i in self.keras_order]
 
 
 def _verbosity(verbose):
@@ -276,18 +262,21 @@ def _verbosity(verbose):
 
 
 def _callback_list(model, callbacks, verbose, params, history=True):
-    cbs = list(callbacks or [])
+    """Keras's CallbackList for fit/evaluate/predict: the given callbacks, then a History
+    (fit) and a ProgbarLogger (verbose) unless the list has them already."""
+    if isinstance(callbacks, callbacks_module.CallbackList):
+        cbs = list(callbacks.callbacks)
+    elif isinstance(callbacks, callbacks_module.Callback):
+        cbs = [callbacks]
+    else:
+        cbs = list(callbacks or [])
     bad = [c for c in cbs if not isinstance(c, callbacks_module.Callback)]
     if bad:
         raise TypeError(f"`callbacks` must be cnn.callbacks.Callback instances; received "
                         f"{bad[0]!r}")
-    hist = None
-    if history:
-        hist = callbacks_module.History()
-        cbs.append(hist)
-    if verbose:
-        cbs.append(callbacks_module.ProgbarLogger())
-    return callbacks_module.CallbackList(cbs, model, {**params, "verbose": verbose}), hist
+    cblist = callbacks_module.CallbackList(cbs, add_history=history, add_progbar=verbose != 0,
+                                           model=model, verbose=verbose, **params)
+    return cblist, cblist.history
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -326,6 +315,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         if value is not None:
             data.check_batch_size(value, arg)
     verbose = _verbosity(verbose)
+    _check_validation_freq(validation_freq)
     xs, ys, n, out_names = _prepare_xy(model, x, y, spec)
     _check_class_weight(class_weight, sample_weight, out_names)
     sws = data.sample_weight_arrays(sample_weight, out_names, n)
@@ -370,6 +360,8 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     generator = rng.global_generator()
     buffers = model._gather_buffers
     step_seed = rng.draw_seed()
+    batch_begin = cbs.overrides("on_train_batch_begin")
+    batch_end = cbs.overrides("on_train_batch_end")
     cbs.on_train_begin()
     logs = {}
     # With steps_per_epoch, epochs take consecutive runs of batches from one pass over the
@@ -392,7 +384,8 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
                 break
             s = slices[position]
             position += 1
-            cbs.on_train_batch_begin(step)
+            if batch_begin:
+                cbs.on_train_batch_begin(step)
             if perm is None:
                 bx, by = [a[s] for a in xs], [b[s] for b in targets]
             else:
@@ -402,13 +395,14 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
             step_seed = (step_seed + 1) & 0x7FFFFFFFFFFFFFFF
             values = graph.graph.train_step(bx, by, optimizer._step_state(), step_seed)
             running.add(values, s.stop - s.start)
-            cbs.on_train_batch_end(step, running.logs())
+            if batch_end:
+                cbs.on_train_batch_end(step, running.logs())
             if model.stop_training:
                 break
         if position >= len(slices):
             position = None
         logs = running.logs()
-        if val is not None and (epoch + 1) % validation_freq == 0:
+        if val is not None and _should_validate(epoch, validation_freq):
             vx, vy, vsw = val
             val_graph = _train_graph(model, spec, vx, vy, vsw, out_names)
             logs.update(_evaluate_arrays(val_graph, vx, _fed_targets(vy, vsw),
@@ -419,6 +413,28 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
             break
     cbs.on_train_end(logs)
     return history
+
+
+def _check_validation_freq(validation_freq):
+    if isinstance(validation_freq, bool) or not isinstance(
+            validation_freq, (int, list)) or (isinstance(validation_freq, int)
+                                              and validation_freq < 1):
+        raise ValueError("Expected `validation_freq` to be a list or int. Received: "
+                         f"validation_freq={validation_freq} of the type "
+                         f"{type(validation_freq)}.")
+
+
+def _should_validate(epoch, validation_freq):
+    if isinstance(validation_freq, list):
+        return epoch + 1 in validation_freq
+    return (epoch + 1) % validation_freq == 0
+
+
+def compiled_metrics(model):
+    """The Metric objects of the model's most recent training graph (Keras's
+    model.metrics, used by callbacks to tell whether a metric should grow or shrink)."""
+    graphs = [g for g in model._graph_cache.values() if isinstance(g, TrainGraph)]
+    return list(graphs[-1].layout.metrics) if graphs else []
 
 
 # ---- evaluate ----------------------------------------------------------------------------
@@ -432,12 +448,16 @@ def _eval_batches(n, batch_size, steps, what):
 
 def _evaluate_arrays(graph, xs, targets, batch_size, steps, cbs):
     running = RunningMeans(graph)
+    batch_begin = cbs.overrides("on_test_batch_begin")
+    batch_end = cbs.overrides("on_test_batch_end")
     cbs.on_test_begin()
     for step, s in enumerate(_eval_batches(xs[0].shape[0], batch_size, steps, "evaluation")):
-        cbs.on_test_batch_begin(step)
+        if batch_begin:
+            cbs.on_test_batch_begin(step)
         values = graph.graph.evaluate([a[s] for a in xs], [b[s] for b in targets])
         running.add(values, s.stop - s.start)
-        cbs.on_test_batch_end(step, running.logs())
+        if batch_end:
+            cbs.on_test_batch_end(step, running.logs())
     cbs.on_test_end(running.logs())
     return running
 
