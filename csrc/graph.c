@@ -154,6 +154,12 @@ struct cnn_program {
     const float **opt_grads;
 };
 
+int64_t cnn_program_report_size(const cnn_program *p) {
+    int64_t n = 0;
+    for (int k = 0; k < p->n_reports; k++) n += cnn_shape_numel(&p->g->nodes[p->reports[k]].sym);
+    return n;
+}
+
 void cnn_program_free(cnn_program *p) {
     if (!p) return;
     for (int m = 0; m < N_MODES; m++) { free(p->plans[m].np); free(p->plans[m].var_unwritten); }
@@ -187,9 +193,9 @@ cnn_status cnn_program_new(cnn_graph *g, const cnn_program_spec *s, cnn_program 
                                              cnn_shape_numel(&g->nodes[s->loss].sym) != 1)))
         return cnn_fail(CNN_ERR_SHAPE, "program: the loss must be a scalar computed by an op");
     for (int k = 0; k < s->n_reports; k++)
-        if (cnn_shape_numel(&g->nodes[s->reports[k]].sym) != 1)
-            return cnn_fail(CNN_ERR_SHAPE, "program: report %d is not a scalar, shape %s", k,
-                            cnn_shape_fmt(&g->nodes[s->reports[k]].sym));
+        if (cnn_shape_numel(&g->nodes[s->reports[k]].sym) < 0)
+            return cnn_fail(CNN_ERR_SHAPE, "program: report %d has shape %s, which depends on the batch size",
+                            k, cnn_shape_fmt(&g->nodes[s->reports[k]].sym));
 
     cnn_program *p = calloc(1, sizeof *p);
     if (!p) return cnn_fail(CNN_ERR_MEMORY, "out of memory");
@@ -525,8 +531,13 @@ static cnn_status backward(cnn_program *p, const plan *pl, uint64_t seed) {
     return CNN_OK;
 }
 
+/* Reports are fixed-size values (scalars, or per-threshold counts), laid end to end. */
 static void read_reports(const cnn_program *p, float *reports) {
-    for (int k = 0; k < p->n_reports; k++) reports[k] = p->value[p->reports[k]][0];
+    for (int k = 0; k < p->n_reports; k++) {
+        int64_t n = cnn_shape_numel(&p->g->nodes[p->reports[k]].sym);
+        memcpy(reports, p->value[p->reports[k]], sizeof(float) * (size_t)n);
+        reports += n;
+    }
 }
 
 cnn_status cnn_program_output_shape(cnn_program *p, cnn_tensor *const *xs, int k, cnn_shape *shape) {

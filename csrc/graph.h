@@ -32,18 +32,20 @@ typedef struct {
     int n_targets;  const int *targets;    /* input nodes fed per batch (labels, weights) */
     int n_outputs;  const int *outputs;    /* predicted values */
     int loss;                              /* scalar node minimised by train_step, or -1 */
-    int n_reports;  const int *reports;    /* scalar nodes whose values each step returns */
+    int n_reports;  const int *reports;    /* fixed-size nodes whose values each step returns */
     int n_trainable; cnn_tensor *const *trainable;  /* variables updated by train_step */
 } cnn_program_spec;
 
 cnn_status cnn_program_new(cnn_graph *g, const cnn_program_spec *spec, cnn_program **out);
 void cnn_program_free(cnn_program *p);
+/* Floats that evaluate/train_step write into `reports`: the reports' sizes, end to end. */
+int64_t cnn_program_report_size(const cnn_program *p);
 
 /* Inference: feeds xs (n_inputs tensors sharing the batch size) and copies each output into
  * outs[k] (caller-allocated; shapes from cnn_program_output_shape after planning). */
 cnn_status cnn_program_predict(cnn_program *p, cnn_tensor *const *xs, float *const *outs);
 cnn_status cnn_program_output_shape(cnn_program *p, cnn_tensor *const *xs, int k, cnn_shape *shape);
-/* Evaluation: reports (n_reports floats) in inference mode. */
+/* Evaluation: the reports (cnn_program_report_size floats) in inference mode. */
 cnn_status cnn_program_evaluate(cnn_program *p, cnn_tensor *const *xs, cnn_tensor *const *ys, float *reports);
 /* One training step: forward in training mode, backward of loss, opt update. */
 cnn_status cnn_program_train_step(cnn_program *p, cnn_tensor *const *xs, cnn_tensor *const *ys,

@@ -209,13 +209,6 @@ static PyObject *program_predict(PyProgram *o, PyObject *xs_obj) {
     return res;
 }
 
-static PyObject *reports_array(int n, const float *r) {
-    npy_intp dims[1] = {n};
-    PyObject *arr = PyArray_SimpleNew(1, dims, NPY_FLOAT32);
-    if (arr) memcpy(PyArray_DATA((PyArrayObject *)arr), r, sizeof(float) * (size_t)n);
-    return arr;
-}
-
 static PyObject *program_run(PyProgram *o, PyObject *args, int train) {
     PyObject *xs_obj, *ys_obj, *opt = Py_None;
     unsigned long long seed = 0;
@@ -231,16 +224,23 @@ static PyObject *program_run(PyProgram *o, PyObject *args, int train) {
     cnn_tensor *xs[MAX_FED], *ys[MAX_FED];
     if (feed(xs_obj, o->n_inputs, "x", xs) < 0) return NULL;
     if (feed(ys_obj, o->n_targets, "y", ys) < 0) { cnn_py_release_tensors(xs, o->n_inputs); return NULL; }
-    float reports[MAX_FED];
+    npy_intp size = (npy_intp)cnn_program_report_size(o->p);
+    PyObject *reports = PyArray_SimpleNew(1, &size, NPY_FLOAT32);  /* filled in place */
+    if (!reports) {
+        cnn_py_release_tensors(xs, o->n_inputs);
+        cnn_py_release_tensors(ys, o->n_targets);
+        return NULL;
+    }
+    float *rp = (float *)PyArray_DATA((PyArrayObject *)reports);
     cnn_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = train ? cnn_program_train_step(o->p, xs, ys, optimizer, seed, reports)
-               : cnn_program_evaluate(o->p, xs, ys, reports);
+    st = train ? cnn_program_train_step(o->p, xs, ys, optimizer, seed, rp)
+               : cnn_program_evaluate(o->p, xs, ys, rp);
     Py_END_ALLOW_THREADS
     cnn_py_release_tensors(xs, o->n_inputs);
     cnn_py_release_tensors(ys, o->n_targets);
-    if (st) return cnn_py_raise(st);
-    return reports_array(o->n_reports, reports);
+    if (st) { Py_DECREF(reports); return cnn_py_raise(st); }
+    return reports;
 }
 
 static PyObject *program_train_step(PyProgram *o, PyObject *args) { return program_run(o, args, 1); }

@@ -43,7 +43,7 @@ def assert_history_close(h1, h2, rtol=1e-4):
 def siamese(lib):
     a, b = lib.layers.Input((4,), name="left"), lib.layers.Input((4,), name="right")
     encoder = lib.layers.Dense(3, activation="tanh", name="encoder")
-    distance = lib.layers.subtract([encoder(a), encoder(b)])
+    distance = lib.layers.subtract([encoder(a), encoder(b)], name="diff")
     out = lib.layers.Dense(1, activation="sigmoid", name="score")(distance)
     model = lib.models.Model([a, b], out)
     model.compile(optimizer=lib.optimizers.SGD(0.1), loss="binary_crossentropy",

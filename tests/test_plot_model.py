@@ -80,6 +80,12 @@ def test_sequential_and_expand_nested():
     assert edges(seq) == {("inner_a", "inner_b")}
 
 
+def test_keras2_import_path():
+    from cnn.utils import vis_utils
+    assert vis_utils.plot_model is cnn.utils.plot_model
+    assert vis_utils.model_to_dot is cnn.utils.model_to_dot
+
+
 def test_unbuilt_model_and_bad_arguments():
     with pytest.raises(ValueError, match="not been built"):
         cnn.utils.model_to_dot(cnn.models.Sequential([L.Dense(2)]))

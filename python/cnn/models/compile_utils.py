@@ -130,7 +130,8 @@ def resolve_metrics(metric_ids, target_shape, output_shape):
     return out
 
 
-# The engine reports at most this many scalars per train/test step.
+# The engine takes at most this many report nodes per train/test step (each a fixed-size
+# value: a scalar, or e.g. AUC's per-threshold counts).
 MAX_REPORTS = 64
 
 
@@ -138,21 +139,27 @@ class ReportLayout:
     """What a compiled train/test step reports and how the logs come from the reports.
 
     Losses report their batch mean (the log is its batch-size-weighted mean). A metric
-    reports the parts of its state (Metric._state_parts): each non-scalar part as one
-    scalar report per element; "mean" parts are accumulated times the batch size, "sum"
-    parts (counts) as they are, and constant parts need no report. The logged value is
-    the metric's _result_from of its accumulated parts."""
+    reports the parts of its state (Metric._state_parts), each as one report node whose
+    values land end to end in the step's report array; "mean" parts are accumulated times
+    the batch size, "sum" parts (counts) as they are, and constant parts need no report.
+    The logged value is the metric's _result_from of its accumulated parts."""
 
     def __init__(self):
         self.nodes = []       # the report Symbols
-        self.is_mean = []     # per report: accumulate value * batch size (else value)
+        self.size = 0         # floats in the report array
+        self.is_mean = []     # per float: accumulate value * batch size (else value)
         self.entries = []     # per logged value: (Metric or None, [(start, shape, kind)])
         self.metrics = []     # the compiled Metric objects, in log order
 
-    def add_loss(self, value):
-        self.entries.append((None, [(len(self.nodes), (), metrics.metric.MEAN)]))
+    def _add_node(self, value, shape, is_mean):
+        start, n = self.size, int(np.prod(shape, dtype=np.int64))
         self.nodes.append(value)
-        self.is_mean.append(True)
+        self.size += n
+        self.is_mean.extend([is_mean] * n)
+        return start
+
+    def add_loss(self, value):
+        self.entries.append((None, [(self._add_node(value, (), True), (), metrics.metric.MEAN)]))
 
     def add_metric(self, name, metric, y_true, y_pred, sample_weight=None):
         parts = []
@@ -165,22 +172,13 @@ class ReportLayout:
                 raise ValueError(f"Metric {name!r}: a part of its state has shape {shape}, "
                                  "which depends on the batch size; parts must be reduced "
                                  "over the batch")
-            parts.append((len(self.nodes), shape, kind))
-            flat = value if shape == () else backend.op("reshape", [value], ints=[-1])
-            for k in range(int(np.prod(shape, dtype=np.int64))):
-                self.nodes.append(flat if shape == () else backend.op(
-                    "reshape", [backend.op("slice", [flat], ints=[k, 1])], ints=[]))
-                self.is_mean.append(kind == metrics.metric.MEAN)
+            parts.append((self._add_node(value, shape, kind == metrics.metric.MEAN), shape, kind))
         self.entries.append((metric, parts))
         self.metrics.append(metric)
         if len(self.nodes) > MAX_REPORTS:
-            raise ValueError(f"Metric {name!r} ({type(metric).__name__}) needs "
-                             f"{sum(int(np.prod(p[1])) for p in parts if p[0] is not None)} "
-                             "numbers of state per batch, which brings this model's reports "
-                             f"to {len(self.nodes)}; a compiled training graph reports at most "
-                             f"{MAX_REPORTS} numbers per step. Use fewer thresholds (e.g. "
-                             "AUC(num_thresholds=...)) or fewer metrics, or compute this metric "
-                             "standalone on model.predict(...) outputs.")
+            raise ValueError(f"Metric {name!r} ({type(metric).__name__}) brings this model's "
+                             f"reported values to {len(self.nodes)}; a compiled training graph "
+                             f"reports at most {MAX_REPORTS} values per step. Use fewer metrics.")
 
     def values(self, sums, count, batches):
         """The logged values from the accumulated reports over `count` samples in

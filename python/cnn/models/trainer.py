@@ -131,7 +131,7 @@ class TrainGraph:
                                                                      output_names)
         self.names = ["loss"] + (loss_names if multi else []) + plain_names + weighted_names
         self.layout = layout
-        self.report_count = len(layout.nodes)
+        self.report_count = layout.size  # floats in the report array
         # evaluate()'s list order, as Keras's _flatten_metrics_in_order: the loss, the
         # metrics whose log name is their own name, the per-output losses, then the rest
         # sorted by name.
