@@ -69,6 +69,7 @@ extern const cnn_op_def cnn_ops_norm[];
 extern const cnn_op_def cnn_ops_random[];
 extern const cnn_op_def cnn_ops_pool[];
 extern const cnn_op_def cnn_ops_conv[];
+extern const cnn_op_def cnn_ops_image[];
 
 /* Shared helpers (ops_common.c). */
 

@@ -8,6 +8,9 @@
  *                the odd pixel at the bottom/right (Keras's rule);
  *     2 "causal": (KH-1)*dh rows on top and (KW-1)*dw columns on the left (Conv1D).
  *   Group g reads channels [g*C/G, (g+1)*C/G) and writes filters [g*F/G, (g+1)*F/G).
+ *   An optional 7th int 1 reads a depthwise kernel (KH,KW,C,depth_multiplier) with groups=C
+ *   (the same memory as (KH,KW,1,C*dm)). Rank-3 x (N,L,C) and kernel (K,C/groups,F) run the
+ *   1-D convolution (the height entries of the attributes are then 1): y (N,OL,F).
  *
  * Forward: im2col into the shared work buffer, a bounded chunk of output rows at a time,
  * then one GEMM per group: y (R,F/G) = col (R,KH*KW*C/G) . kernel (KH*KW*C/G, F/G).
@@ -21,7 +24,8 @@
  * conv2d_transpose(x, kernel) -> y
  *   x (N,H,W,C), kernel (KH,KW,F,C) (Keras's Conv2DTranspose layout), y (N,OH,OW,F).
  *   ints = [stride_h, stride_w, dilation_h, dilation_w, padding (0 valid, 1 same),
- *   output_padding_h, output_padding_w (-1: None)]; the output size follows Keras 3
+ *   output_padding_h, output_padding_w (-1: None)]; rank-3 x (N,L,C) with kernel (K,F,C) is
+ *   the 1-D form. The output size follows Keras 3
  *   (valid: (H-1)*s + max(E, s) for E = (KH-1)*dh + 1; same: H*s; see transpose_axis).
  *   It is the adjoint of a conv2d, so it runs the same kernels the other way round:
  *   forward = conv2d's input gradient, backward = conv2d's forward and kernel gradient.
@@ -72,26 +76,37 @@ static cnn_status conv_geom(int n_in, const cnn_shape *const *in, const cnn_attr
     const char *op = "conv2d";
     const cnn_shape *x = in[0], *k = in[1];
     memset(q, 0, sizeof *q);
-    if (a->n_int != 6)
-        return cnn_fail(CNN_ERR_VALUE, "%s: expected 6 int attributes (strides, dilation, groups, "
-                        "padding), got %d", op, a->n_int);
+    if (a->n_int != 6 && a->n_int != 7)
+        return cnn_fail(CNN_ERR_VALUE, "%s: expected 6 or 7 int attributes (strides, dilation, groups, "
+                        "padding[, depthwise layout]), got %d", op, a->n_int);
     q->sh = a->i[0]; q->sw = a->i[1]; q->dh = a->i[2]; q->dw = a->i[3]; q->g = a->i[4]; q->pad = a->i[5];
+    int dwl = a->n_int == 7 && a->i[6];
     if (q->sh < 1 || q->sw < 1 || q->dh < 1 || q->dw < 1 || q->g < 1 || q->pad < 0 || q->pad > 2)
         return cnn_fail(CNN_ERR_VALUE, "%s: strides (%lld, %lld), dilation (%lld, %lld) and groups %lld "
                         "must be >= 1 and padding 0 (valid), 1 (same) or 2 (causal), got %lld", op,
                         (long long)q->sh, (long long)q->sw, (long long)q->dh, (long long)q->dw,
                         (long long)q->g, (long long)q->pad);
-    if (x->ndim != 4 || k->ndim != 4)
-        return cnn_fail(CNN_ERR_SHAPE, "%s: expected x (N, H, W, C) and kernel (KH, KW, C/groups, F), "
-                        "got %s and %s", op, cnn_shape_fmt(x), cnn_shape_fmt(k));
-    for (int d = 0; d < 4; d++)
+    if (!((x->ndim == 4 && k->ndim == 4) || (x->ndim == 3 && k->ndim == 3)))
+        return cnn_fail(CNN_ERR_SHAPE, "%s: expected x (N, H, W, C) and kernel (KH, KW, C/groups, F), or "
+                        "x (N, L, C) and kernel (K, C/groups, F), got %s and %s", op, cnn_shape_fmt(x),
+                        cnn_shape_fmt(k));
+    for (int d = 0; d < x->ndim; d++)
         if ((d > 0 && x->dim[d] < 0) || k->dim[d] < 0)
             return cnn_fail(CNN_ERR_SHAPE, "%s: only the batch dim may be unknown, got x %s and kernel %s",
                             op, cnn_shape_fmt(x), cnn_shape_fmt(k));
-    q->n = x->dim[0]; q->h = x->dim[1]; q->w = x->dim[2]; q->c = x->dim[3];
-    q->kh = k->dim[0]; q->kw = k->dim[1]; q->cg = k->dim[2]; q->f = k->dim[3];
+    int r1 = x->ndim == 3;  // 1-D: a height-1 image and a height-1 window
+    q->n = x->dim[0]; q->h = r1 ? 1 : x->dim[1]; q->w = x->dim[2 - r1]; q->c = x->dim[3 - r1];
+    q->kh = r1 ? 1 : k->dim[0]; q->kw = k->dim[1 - r1]; q->cg = k->dim[2 - r1]; q->f = k->dim[3 - r1];
     if (q->kh < 1 || q->kw < 1)
         return cnn_fail(CNN_ERR_SHAPE, "%s: kernel %s has an empty window", op, cnn_shape_fmt(k));
+    if (dwl) {  // kernel (KH, KW, C, depth_multiplier): the same memory as (KH, KW, 1, C*dm)
+        if (q->cg != q->c || q->g != q->c)
+            return cnn_fail(CNN_ERR_SHAPE, "%s: input %s has %lld channels but depthwise kernel %s "
+                            "(groups=%lld) expects %lld", op, cnn_shape_fmt(x), (long long)q->c,
+                            cnn_shape_fmt(k), (long long)q->g, (long long)q->cg);
+        q->f *= q->cg;
+        q->cg = 1;
+    }
     if (q->cg * q->g != q->c)
         return cnn_fail(CNN_ERR_SHAPE, "%s: input %s has %lld channels but kernel %s with groups=%lld "
                         "expects %lld", op, cnn_shape_fmt(x), (long long)q->c, cnn_shape_fmt(k),
@@ -133,6 +148,11 @@ static cnn_status conv2d_infer(int n, const cnn_shape *const *in, const cnn_attr
     geom q;
     cnn_status st = conv_geom(n, in, a, &q);
     if (st) return st;
+    if (in[0]->ndim == 3) {
+        out->ndim = 3;
+        out->dim[0] = q.n; out->dim[1] = q.ow; out->dim[2] = q.f;
+        return CNN_OK;
+    }
     out->ndim = 4;
     out->dim[0] = q.n; out->dim[1] = q.oh; out->dim[2] = q.ow; out->dim[3] = q.f;
     return CNN_OK;
@@ -144,12 +164,26 @@ static int64_t conv2d_work(const cnn_op_ctx *c) {
     return q.rows * q.g * q.k;
 }
 
+/* Output rows [r0, r0+R) in order, with their (n, oy, ox) kept by counters: an int64
+ * division per row would cost more than a small window's arithmetic. */
+#define FOR_ROWS(q, r0, R, r, n, oy, ox)                                                       \
+    for (int64_t r = 0, n = (r0) / ((q)->oh * (q)->ow), oy = (r0) % ((q)->oh * (q)->ow) / (q)->ow, \
+                 ox = (r0) % (q)->ow;                                                          \
+         r < (R); r++, next_pixel((q), &n, &oy, &ox))
+
+static inline void next_pixel(const geom *q, int64_t *n, int64_t *oy, int64_t *ox) {
+    if (++*ox < q->ow) return;
+    *ox = 0;
+    if (++*oy < q->oh) return;
+    *oy = 0;
+    ++*n;
+}
+
 /* col (R, G*K) for output rows [r0, r0+R): each row the (g, kh, kw, c) patch, zeros
  * where the window hangs over the padding. */
 CNN_HOT static void im2col(const geom *q, const float *x, int64_t r0, int64_t R, float *col) {
-    int64_t ld = q->g * q->k, ohw = q->oh * q->ow;
-    for (int64_t r = 0; r < R; r++) {
-        int64_t idx = r0 + r, n = idx / ohw, oy = idx % ohw / q->ow, ox = idx % q->ow;
+    int64_t ld = q->g * q->k;
+    FOR_ROWS(q, r0, R, r, n, oy, ox) {
         float *dst = col + r * ld;
         for (int64_t i = 0; i < q->kh; i++) {
             int64_t iy = oy * q->sh - q->pt + i * q->dh;
@@ -172,9 +206,8 @@ CNN_HOT static void im2col(const geom *q, const float *x, int64_t r0, int64_t R,
 
 /* dx += scatter of dcol (R, G*K): the adjoint of im2col. */
 CNN_HOT static void col2im(const geom *q, const float *col, int64_t r0, int64_t R, float *dx) {
-    int64_t ld = q->g * q->k, ohw = q->oh * q->ow;
-    for (int64_t r = 0; r < R; r++) {
-        int64_t idx = r0 + r, n = idx / ohw, oy = idx % ohw / q->ow, ox = idx % q->ow;
+    int64_t ld = q->g * q->k;
+    FOR_ROWS(q, r0, R, r, n, oy, ox) {
         const float *src = col + r * ld;
         for (int64_t i = 0; i < q->kh; i++) {
             int64_t iy = oy * q->sh - q->pt + i * q->dh;
@@ -191,34 +224,71 @@ CNN_HOT static void col2im(const geom *q, const float *col, int64_t r0, int64_t 
     }
 }
 
-/* Window taps of output row `idx` that fall inside x: visits (i, j, x pixel offset). */
-#define FOR_TAPS(q, idx, i, j, xoff, ...)                                                    \
+/* Window taps of output pixel (n, oy, ox) that fall inside x: (i, j, x pixel offset). */
+#define FOR_TAPS(q, n, oy, ox, i, j, xoff, ...)                                                \
     do {                                                                                       \
-        int64_t n_ = (idx) / ((q)->oh * (q)->ow), oy_ = (idx) % ((q)->oh * (q)->ow) / (q)->ow; \
-        int64_t ox_ = (idx) % (q)->ow;                                                         \
         for (int64_t i = 0; i < (q)->kh; i++) {                                                \
-            int64_t iy_ = oy_ * (q)->sh - (q)->pt + i * (q)->dh;                               \
+            int64_t iy_ = (oy) * (q)->sh - (q)->pt + i * (q)->dh;                              \
             if (iy_ < 0 || iy_ >= (q)->h) continue;                                            \
             for (int64_t j = 0; j < (q)->kw; j++) {                                            \
-                int64_t ix_ = ox_ * (q)->sw - (q)->pl + j * (q)->dw;                           \
+                int64_t ix_ = (ox) * (q)->sw - (q)->pl + j * (q)->dw;                          \
                 if (ix_ < 0 || ix_ >= (q)->w) continue;                                        \
-                int64_t xoff = ((n_ * (q)->h + iy_) * (q)->w + ix_) * (q)->c;                  \
+                int64_t xoff = (((n) * (q)->h + iy_) * (q)->w + ix_) * (q)->c;                 \
                 __VA_ARGS__                                                                    \
             }                                                                                  \
         }                                                                                      \
     } while (0)
 
-/* Depthwise (C/G = 1): y[r, c*fg + m] = sum over taps x[pixel, c] * w[tap, c*fg + m]. */
+/* Depthwise (C/G = 1): y[r, c*fg + m] = sum over taps x[pixel, c] * w[tap, c*fg + m].
+ * Outputs go in blocks of DW_BLOCK held in registers across the taps (re-reading and storing
+ * the output row at every tap costs more than the arithmetic); the taps add in order. */
+#define DW_BLOCK 16
+/* One block of outputs [cb, cb+nb) of pixel (n, oy, ox) for the blocked depthwise path; the
+ * full-width version has a fixed trip count so the accumulators stay in registers. */
+static inline void dw_block_full(const geom *q, const float *x, const float *w, int64_t n, int64_t oy,
+                                 int64_t ox, int64_t cb, float *restrict yb, int accumulate) {
+    float acc[DW_BLOCK];
+    for (int l = 0; l < DW_BLOCK; l++) acc[l] = accumulate ? yb[l] : 0.0f;
+    FOR_TAPS(q, n, oy, ox, i, j, xo, {
+        const float *restrict kr = w + (i * q->kw + j) * q->f + cb;
+        if (q->fg == 1) {
+            const float *restrict xr = x + xo + cb;
+            for (int l = 0; l < DW_BLOCK; l++) acc[l] += xr[l] * kr[l];
+        } else {
+            float xv = x[xo];
+            for (int l = 0; l < DW_BLOCK; l++) acc[l] += xv * kr[l];
+        }
+    });
+    for (int l = 0; l < DW_BLOCK; l++) yb[l] = acc[l];
+}
+
+static inline void dw_block_part(const geom *q, const float *x, const float *w, int64_t n, int64_t oy,
+                                 int64_t ox, int64_t cb, int64_t nb, float *restrict yb, int accumulate) {
+    if (!accumulate) memset(yb, 0, sizeof(float) * (size_t)nb);
+    FOR_TAPS(q, n, oy, ox, i, j, xo, {
+        const float *restrict kr = w + (i * q->kw + j) * q->f + cb;
+        for (int64_t l = 0; l < nb; l++) yb[l] += (q->fg == 1 ? x[xo + cb + l] : x[xo]) * kr[l];
+    });
+}
+
 CNN_HOT static void depthwise_forward(const geom *q, const float *x, const float *w, float *y,
                                       int accumulate) {
     int64_t fg = q->fg, f = q->f;
-    for (int64_t r = 0; r < q->m; r++) {
-        float *yr = y + r * f;  // (F)
+    int blocked = fg == 1 || q->g == 1;  // an output's input channel is c (fg 1) or 0 (one group)
+    FOR_ROWS(q, 0, q->m, r, n, oy, ox) {
+        float *restrict yr = y + r * f;  // (F)
+        if (blocked) {
+            for (int64_t cb = 0; cb < f; cb += DW_BLOCK) {
+                int64_t nb = f - cb < DW_BLOCK ? f - cb : DW_BLOCK;
+                if (nb == DW_BLOCK) dw_block_full(q, x, w, n, oy, ox, cb, yr + cb, accumulate);
+                else dw_block_part(q, x, w, n, oy, ox, cb, nb, yr + cb, accumulate);
+            }
+            continue;
+        }
         if (!accumulate) memset(yr, 0, sizeof(float) * (size_t)f);
-        FOR_TAPS(q, r, i, j, xo, {
-            const float *xr = x + xo, *kr = w + (i * q->kw + j) * f;
-            if (fg == 1) for (int64_t ch = 0; ch < f; ch++) yr[ch] += xr[ch] * kr[ch];
-            else for (int64_t g = 0; g < q->g; g++) {
+        FOR_TAPS(q, n, oy, ox, i, j, xo, {
+            const float *restrict xr = x + xo, *restrict kr = w + (i * q->kw + j) * f;
+            for (int64_t g = 0; g < q->g; g++) {
                 float xv = xr[g];
                 for (int64_t m = 0; m < fg; m++) yr[g * fg + m] += xv * kr[g * fg + m];
             }
@@ -230,9 +300,9 @@ CNN_HOT static void depthwise_forward(const geom *q, const float *x, const float
 CNN_HOT static void depthwise_backward(const geom *q, const float *x, const float *w, const float *dy,
                                        float *dx, float *dw) {
     int64_t fg = q->fg, f = q->f;
-    for (int64_t r = 0; r < q->m; r++) {
+    FOR_ROWS(q, 0, q->m, r, n, oy, ox) {
         const float *dyr = dy + r * f;  // (F)
-        FOR_TAPS(q, r, i, j, xo, {
+        FOR_TAPS(q, n, oy, ox, i, j, xo, {
             const float *kr = w + (i * q->kw + j) * f;
             if (dx) {
                 float *dxr = dx + xo;
@@ -387,22 +457,24 @@ static cnn_status transpose_geom(int n_in, const cnn_shape *const *in, const cnn
                         "padding 0 (valid) or 1 (same), output_padding (%lld, %lld) >= 0 or -1 (None)",
                         op, (long long)q->sh, (long long)q->sw, (long long)q->dh, (long long)q->dw,
                         (long long)oph, (long long)opw);
-    if (x->ndim != 4 || k->ndim != 4)
-        return cnn_fail(CNN_ERR_SHAPE, "%s: expected x (N, H, W, C) and kernel (KH, KW, F, C), got %s and %s",
-                        op, cnn_shape_fmt(x), cnn_shape_fmt(k));
-    for (int d = 0; d < 4; d++)
+    if (!((x->ndim == 4 && k->ndim == 4) || (x->ndim == 3 && k->ndim == 3)))
+        return cnn_fail(CNN_ERR_SHAPE, "%s: expected x (N, H, W, C) and kernel (KH, KW, F, C), or "
+                        "x (N, L, C) and kernel (K, F, C), got %s and %s", op, cnn_shape_fmt(x),
+                        cnn_shape_fmt(k));
+    int nd = x->ndim, r1 = nd == 3;
+    for (int d = 0; d < nd; d++)
         if ((d > 0 && x->dim[d] < 0) || k->dim[d] < 0)
             return cnn_fail(CNN_ERR_SHAPE, "%s: only the batch dim may be unknown, got x %s and kernel %s",
                             op, cnn_shape_fmt(x), cnn_shape_fmt(k));
-    if (k->dim[0] < 1 || k->dim[1] < 1)
+    if (k->dim[0] < 1 || k->dim[nd - 3] < 1)
         return cnn_fail(CNN_ERR_SHAPE, "%s: kernel %s has an empty window", op, cnn_shape_fmt(k));
-    if (k->dim[3] != x->dim[3])
+    if (k->dim[nd - 1] != x->dim[nd - 1])
         return cnn_fail(CNN_ERR_SHAPE, "%s: input %s has %lld channels but kernel %s expects %lld "
-                        "(its last axis)", op, cnn_shape_fmt(x), (long long)x->dim[3], cnn_shape_fmt(k),
-                        (long long)k->dim[3]);
+                        "(its last axis)", op, cnn_shape_fmt(x), (long long)x->dim[nd - 1], cnn_shape_fmt(k),
+                        (long long)k->dim[nd - 1]);
     // x (N,H,W,Cin) is the conv output (N,OH,OW,F) here; the result (N,H',W',F') its input.
-    q->n = x->dim[0]; q->oh = x->dim[1]; q->ow = x->dim[2]; q->f = q->fg = x->dim[3];
-    q->kh = k->dim[0]; q->kw = k->dim[1]; q->c = q->cg = k->dim[2]; q->g = 1;
+    q->n = x->dim[0]; q->oh = r1 ? 1 : x->dim[1]; q->ow = x->dim[nd - 2]; q->f = q->fg = x->dim[nd - 1];
+    q->kh = r1 ? 1 : k->dim[0]; q->kw = k->dim[nd - 3]; q->c = q->cg = k->dim[nd - 2]; q->g = 1;
     transpose_axis(q->oh, q->kh, q->sh, q->dh, q->pad, oph, &q->h, &q->pt);
     transpose_axis(q->ow, q->kw, q->sw, q->dw, q->pad, opw, &q->w, &q->pl);
     if (q->h < 0 || q->w < 0 || (q->oh > 0 && q->h == 0) || (q->ow > 0 && q->w == 0))
@@ -418,6 +490,11 @@ static cnn_status conv2d_transpose_infer(int n, const cnn_shape *const *in, cons
     geom q;
     cnn_status st = transpose_geom(n, in, a, &q);
     if (st) return st;
+    if (in[0]->ndim == 3) {
+        out->ndim = 3;
+        out->dim[0] = q.n; out->dim[1] = q.w; out->dim[2] = q.c;
+        return CNN_OK;
+    }
     out->ndim = 4;
     out->dim[0] = q.n; out->dim[1] = q.h; out->dim[2] = q.w; out->dim[3] = q.c;
     return CNN_OK;

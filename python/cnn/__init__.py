@@ -29,10 +29,11 @@ def set_num_threads(n):
 from . import ops, activations, initializers, losses, metrics, optimizers, callbacks  # noqa: E402
 from . import regularizers  # noqa: E402
 from . import layers, models, utils  # noqa: E402
+from . import saving, applications  # noqa: E402
 
 # Threads for OpenBLAS and the engine, now that the import is done (see _blas.py).
 _C.set_num_threads(_blas.DEFAULT_THREADS)
 
 __all__ = ["config", "set_num_threads", "GradientTape", "Tensor", "Variable", "ops", "activations",
            "initializers", "losses", "metrics", "regularizers", "optimizers", "callbacks",
-           "layers", "models", "utils"]
+           "layers", "models", "utils", "saving", "applications"]

@@ -186,3 +186,33 @@ def test_conv2d_transpose_errors():
                                          r"kernel \(3, 3, 2, 5\) expects 5"):
         forward("conv2d_transpose", [np.zeros((1, 4, 4, 3)), np.zeros((3, 3, 2, 5))],
                 ints=t_attrs((1, 1), (1, 1), 0, (None, None)))
+
+
+# ---- the 1-D form and the depthwise kernel layout --------------------------------------
+
+@pytest.mark.parametrize("s,d,p", [(1, 1, VALID), (2, 1, SAME), (1, 2, CAUSAL)])
+def test_conv2d_rank3_is_conv1d(s, d, p):
+    x, k = rng.standard_normal((2, 9, 3)), rng.standard_normal((3, 3, 4))
+    a = attrs((1, s), (1, d), 1, p)
+    check_grad("conv2d", [x, k], ints=a)
+    ref = forward("conv2d", [x[:, None], k[None]], ints=a)
+    np.testing.assert_allclose(forward("conv2d", [x, k], ints=a), ref[:, 0], rtol=1e-6, atol=1e-6)
+
+
+def test_conv2d_depthwise_layout():
+    x, k = rng.standard_normal((2, 6, 5, 3)), rng.standard_normal((3, 3, 3, 2))  # multiplier 2
+    a = attrs((1, 1), (1, 1), 3, SAME)
+    check_grad("conv2d", [x, k], ints=a + [1])
+    np.testing.assert_array_equal(forward("conv2d", [x, k], ints=a + [1]),
+                                  forward("conv2d", [x, k.reshape(3, 3, 1, 6)], ints=a))
+    with pytest.raises(ValueError, match=r"input \(2, 6, 5, 3\) has 3 channels but depthwise kernel "
+                                         r"\(3, 3, 4, 2\) \(groups=3\) expects 4"):
+        forward("conv2d", [x, np.zeros((3, 3, 4, 2))], ints=a + [1])
+
+
+def test_conv2d_transpose_rank3():
+    x, k = rng.standard_normal((2, 5, 3)), rng.standard_normal((3, 2, 3))
+    a = t_attrs((1, 2), (1, 1), 1, (None, None))
+    check_grad("conv2d_transpose", [x, k], ints=a)
+    ref = forward("conv2d_transpose", [x[:, None], k[None]], ints=a)
+    np.testing.assert_allclose(forward("conv2d_transpose", [x, k], ints=a), ref[:, 0], rtol=1e-6)

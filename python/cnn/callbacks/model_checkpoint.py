@@ -1,4 +1,4 @@
-"""ModelCheckpoint: save the model's weights during training."""
+"""ModelCheckpoint: save the model (or its weights) during training."""
 import os
 import warnings
 
@@ -9,7 +9,7 @@ from .monitor_callback import MonitorCallback
 
 
 class ModelCheckpoint(MonitorCallback):
-    """Saves the model's weights at some frequency, optionally only the best ones.
+    """Saves the model or its weights at some frequency, optionally only the best ones.
 
     Args:
         filepath: Where to save; may hold formatting placeholders filled from `epoch`
@@ -20,8 +20,8 @@ class ModelCheckpoint(MonitorCallback):
         verbose: 0 (silent) or 1 (a message on every save or skip).
         save_best_only: Save only when the monitored value improves on the best so far
             (with the same filepath, the file keeps the best model).
-        save_weights_only: Save only the weights. Whole-model saving (".keras" files) is
-            not available in cnn yet, so this must be True.
+        save_weights_only: Save only the weights (`.weights.h5`); otherwise the whole
+            model is saved (`model.save`, a `.keras` file).
         mode: "auto", "min" or "max" (see MonitorCallback).
         save_freq: "epoch" (save after every epoch) or an integer N (after every N
             training batches; the logs are then the epoch's running values).
@@ -49,13 +49,9 @@ class ModelCheckpoint(MonitorCallback):
                 raise ValueError("When using `save_weights_only=True` in `ModelCheckpoint`, "
                                  "the filepath provided must end in `.weights.h5` (Keras "
                                  f"weights format). Received: filepath={self.filepath}")
-        elif not self.filepath.endswith((".keras", ".h5")):
+        elif not self.filepath.endswith(".keras"):
             raise ValueError("The filepath provided must end in `.keras` (Keras model "
                              f"format). Received: filepath={self.filepath}")
-        else:
-            raise ValueError("Saving whole models (`.keras` files) is not available in cnn "
-                             "yet; pass `save_weights_only=True` with a filepath ending in "
-                             f"`.weights.h5`. Received: filepath={self.filepath}")
 
     def on_train_batch_end(self, batch, logs=None):
         if self._should_save_on_batch(batch):
@@ -122,7 +118,10 @@ class ModelCheckpoint(MonitorCallback):
         dirname = os.path.dirname(filepath)
         if dirname:
             os.makedirs(dirname, exist_ok=True)
-        self.model.save_weights(filepath, overwrite=True)
+        if self.save_weights_only:
+            self.model.save_weights(filepath, overwrite=True)
+        else:
+            self.model.save(filepath, overwrite=True)
         if self.verbose > 0:
             print_msg(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")
 

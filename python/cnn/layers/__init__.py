@@ -1,11 +1,13 @@
 """Layers: the Layer base class, Input/InputLayer, Dense, Activation,
 ActivityRegularization, the dropout/noise layers (regularization.py), BatchNormalization and
 LayerNormalization (normalization.py), the convolutions (convolutional.py), the pooling and
-reshaping layers (pooling.py, reshaping.py), the merge layers (merging.py) and Lambda."""
+reshaping layers (pooling.py, reshaping.py), the merge layers (merging.py), the
+preprocessing and image augmentation layers (preprocessing.py) and Lambda."""
 from .activity_regularization import ActivityRegularization
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Convolution1D,
                             Convolution1DTranspose, Convolution2D, Convolution2DTranspose,
-                            DepthwiseConv2D, SeparableConv2D)
+                            DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
+                            SeparableConv2D)
 from . import convolutional  # noqa: F401  (Keras 2 path: cnn.layers.convolutional.Conv2D)
 from .core import Activation, Dense
 from .input import Input, InputLayer
@@ -22,6 +24,9 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D,
                       GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D,
                       GlobalMaxPooling2D, MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D)
 from . import pooling  # noqa: F401  (Keras 2 path: cnn.layers.pooling.MaxPooling2D)
+from .preprocessing import (Normalization, RandomBrightness, RandomContrast, RandomCrop,
+                            RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
+                            Rescaling, Resizing)
 from .regularization import (AlphaDropout, Dropout, GaussianDropout, GaussianNoise,
                              SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from .reshaping import (Cropping2D, Flatten, Permute, RepeatVector, Reshape, UpSampling2D,
@@ -39,5 +44,7 @@ __all__ = ["Activation", "ActivityRegularization", "AlphaDropout", "BatchNormali
            "GlobalMaxPooling2D", "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D",
            "Permute", "RepeatVector", "Reshape", "UpSampling2D", "ZeroPadding2D",
            "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Convolution1D",
-           "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose", "DepthwiseConv2D",
-           "SeparableConv2D"]
+           "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose", "DepthwiseConv1D",
+           "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
+           "Normalization", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
+           "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing"]

@@ -1,16 +1,15 @@
-"""Convolution layers: Conv1D, Conv2D, Conv1DTranspose, Conv2DTranspose, DepthwiseConv2D,
-SeparableConv2D.
+"""Convolution layers: Conv1D, Conv2D, Conv1DTranspose, Conv2DTranspose, DepthwiseConv1D,
+DepthwiseConv2D, SeparableConv1D, SeparableConv2D.
 
 Each is the engine's conv2d or conv2d_transpose op (csrc/ops_conv.c; channels_last, Keras's
-kernel layouts) followed by bias_add and the activation. 1-D layers run as 2-D ops over a
-height-1 image and DepthwiseConv2D as a conv2d with one group per input channel. Weight names, shapes and
+kernel layouts) followed by bias_add and the activation. 1-D layers use the ops' rank-3 form
+and the depthwise layers a conv2d with one group per input channel. Weight names, shapes and
 order match Keras 3, so get_weights/set_weights exchange weights with Keras directly.
 Only data_format="channels_last" is supported.
 """
 import numbers
 
 from .. import activations, backend, initializers, regularizers
-from .._shapes import reshape
 from .input_spec import InputSpec
 from .layer import Layer
 
@@ -34,9 +33,9 @@ def _int_tuple(layer_cls, value, n, name, allow_zero=False):
     return tuple(int(v) for v in value)
 
 
-def _check_options(cls, padding, data_format, rank, constraints):
+def _check_options(cls, padding, data_format, allow_causal, constraints):
     padding = str(padding).lower()
-    allowed = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
+    allowed = ("valid", "same", "causal") if allow_causal else ("valid", "same")
     if padding not in allowed:
         raise ValueError(f"{cls}: the `padding` argument must be one of {allowed}. "
                          f"Received: padding={padding!r}")
@@ -54,6 +53,7 @@ class _Conv(Layer):
     """Shared machinery: argument checks, the conv2d call, shape inference through the op."""
 
     rank = 2
+    _allow_causal = False  # Keras allows padding="causal" in Conv1D only
 
     def __init__(self, kernel_size, strides, padding, data_format, dilation_rate, activation,
                  use_bias, bias_initializer, bias_regularizer, activity_regularizer,
@@ -67,7 +67,7 @@ class _Conv(Layer):
             raise ValueError(f"{cls}: `strides > 1` is not supported together with "
                              f"`dilation_rate > 1`. Received: strides={self.strides} and "
                              f"dilation_rate={self.dilation_rate}")
-        self.padding = _check_options(cls, padding, data_format, self.rank, constraints)
+        self.padding = _check_options(cls, padding, data_format, self._allow_causal, constraints)
         self.data_format = "channels_last"
         self.activation = activations.get(activation)
         self.use_bias = use_bias
@@ -84,18 +84,12 @@ class _Conv(Layer):
             s, d = (1,) + s, (1,) + d
         return [s[0], s[1], d[0], d[1], groups, _PADDING[self.padding]]
 
-    def _conv(self, x, kernel, groups, kernel_4d=None, op="conv2d", ints=None):
-        """conv2d (or `op`) of x (batch, *spatial, C) with a Keras-layout kernel; 1-D layers
-        run on a height-1 image. kernel_4d reshapes the kernel for the op."""
-        ints = self._attrs(groups) if ints is None else ints
-        if kernel_4d is not None:
-            kernel = backend.op("reshape", [kernel], ints=list(kernel_4d))
-        if self.rank == 1:
-            n, length, ch = x.shape
-            x = reshape(x, (n, 1, length, ch))
-            y = backend.op(op, [x, kernel], ints=ints)
-            return reshape(y, (n, y.shape[2], y.shape[3]))
-        return backend.op(op, [x, kernel], ints=ints)
+    def _conv(self, x, kernel, groups, depthwise=False):
+        """conv2d of x (batch, *spatial, C) with the Keras-layout kernel, as is: rank-3
+        operands run the op's 1-D form, and `depthwise` reads a (kh, kw, C, multiplier)
+        kernel. Kernels go in untouched: an op on a weight alone would run eagerly while
+        fit builds its graph, and its result would be baked in as a constant."""
+        return backend.op("conv2d", [x, kernel], ints=self._attrs(groups) + ([1] if depthwise else []))
 
     def _check_channels(self, input_shape):
         input_shape = tuple(input_shape)
@@ -182,9 +176,7 @@ class _BaseConv(_Conv):
         return [self.kernel]
 
     def _apply(self, x, kernels):
-        (kernel,) = kernels
-        k4 = (1,) + tuple(kernel.shape) if self.rank == 1 else None
-        return self._conv(x, kernel, self.groups, k4)
+        return self._conv(x, kernels[0], self.groups)
 
     def build(self, input_shape):
         input_shape, ch = self._check_channels(input_shape)
@@ -259,6 +251,7 @@ class Conv1D(_BaseConv):
     """
 
     rank = 1
+    _allow_causal = True
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, **kwargs):
@@ -283,9 +276,6 @@ class _BaseConvTranspose(_Conv):
                          use_bias, bias_initializer, bias_regularizer, activity_regularizer,
                          dict(kernel_constraint=kernel_constraint, bias_constraint=bias_constraint),
                          **kwargs)
-        if self.padding == "causal":
-            raise ValueError(f"{cls}: the `padding` argument must be one of ('valid', 'same'). "
-                             f"Received: padding='causal'")
         self.output_padding = None
         if output_padding is not None:
             self.output_padding = _int_tuple(cls, output_padding, self.rank, "output_padding",
@@ -315,12 +305,10 @@ class _BaseConvTranspose(_Conv):
         (kernel,) = kernels
         s, d = self.strides, self.dilation_rate
         op = [-1] * self.rank if self.output_padding is None else list(self.output_padding)
-        k4 = None
-        if self.rank == 1:  # the height axis: a 1-tap window, stride 1, output length 1
+        if self.rank == 1:  # the op's 1-D form: a height-1 window, stride 1, output height 1
             s, d, op = (1,) + s, (1,) + d, [-1] + op
-            k4 = (1,) + tuple(kernel.shape)
         ints = [s[0], s[1], d[0], d[1], _PADDING[self.padding]] + op
-        return self._conv(x, kernel, 1, k4, op="conv2d_transpose", ints=ints)
+        return backend.op("conv2d_transpose", [x, kernel], ints=ints)
 
     def build(self, input_shape):
         input_shape, ch = self._check_channels(input_shape)
@@ -429,10 +417,8 @@ class DepthwiseConv2D(_Conv):
         return [self.kernel]
 
     def _apply(self, x, kernels):
-        (kernel,) = kernels
-        kh, kw, ch, dm = kernel.shape
-        # (kh, kw, C, dm) -> (kh, kw, 1, C*dm): group c owns filters [c*dm, (c+1)*dm).
-        return self._conv(x, kernel, ch, (kh, kw, 1, ch * dm))
+        # Group c (one per channel) owns outputs [c*dm, (c+1)*dm).
+        return self._conv(x, kernels[0], kernels[0].shape[-2], depthwise=True)
 
     def build(self, input_shape):
         input_shape, ch = self._check_channels(input_shape)
@@ -495,7 +481,7 @@ class SeparableConv2D(_Conv):
 
     def _kernel_shapes(self, ch):
         return [self.kernel_size + (ch, self.depth_multiplier),
-                (1, 1, ch * self.depth_multiplier, self.filters)]
+                (1,) * self.rank + (ch * self.depth_multiplier, self.filters)]
 
     def _out_channels(self, ch):
         return self.filters
@@ -505,8 +491,7 @@ class SeparableConv2D(_Conv):
 
     def _apply(self, x, kernels):
         depthwise, pointwise = kernels
-        kh, kw, ch, dm = depthwise.shape
-        x = self._conv(x, depthwise, ch, (kh, kw, 1, ch * dm))
+        x = self._conv(x, depthwise, depthwise.shape[-2], depthwise=True)
         # The 1x1 stride-1 pointwise step: the op runs it as a plain matmul.
         return backend.op("conv2d", [x, pointwise], ints=[1, 1, 1, 1, 1, _PADDING["valid"]])
 
@@ -531,6 +516,40 @@ class SeparableConv2D(_Conv):
                 "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
                 "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
                 "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer)}
+
+
+class DepthwiseConv1D(DepthwiseConv2D):
+    """Depthwise 1D convolution over (batch, steps, channels): each channel convolved with
+    its own `depth_multiplier` kernels. Arguments as DepthwiseConv2D with single ints.
+
+    Weights: "kernel" (kernel_size, channels, depth_multiplier) and "bias"
+    (channels * depth_multiplier,).
+    """
+
+    rank = 1
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=1, **kwargs):
+        super().__init__(kernel_size, strides=strides, padding=padding,
+                         depth_multiplier=depth_multiplier, data_format=data_format,
+                         dilation_rate=dilation_rate, **kwargs)
+
+
+class SeparableConv1D(SeparableConv2D):
+    """Depthwise separable 1D convolution over (batch, steps, channels). Arguments as
+    SeparableConv2D with single ints.
+
+    Weights: "depthwise_kernel" (kernel_size, channels, depth_multiplier), "pointwise_kernel"
+    (1, channels * depth_multiplier, filters), "bias" (filters,).
+    """
+
+    rank = 1
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, depth_multiplier=1, **kwargs):
+        super().__init__(filters, kernel_size, strides=strides, padding=padding,
+                         data_format=data_format, dilation_rate=dilation_rate,
+                         depth_multiplier=depth_multiplier, **kwargs)
 
 
 Convolution1D = Conv1D

@@ -217,6 +217,21 @@ class Model(Layer):
             return outs
         return trainer.predict(self, x, batch_size=None, verbose=0, whole=True)
 
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Saves the whole model (config, compile config, weights) to a `.keras` file in
+        Keras 3's format; `cnn.models.load_model` and Keras 3 load it. Optimizer state is
+        not saved."""
+        from .keras_archive import save_model
+        save_model(self, filepath, overwrite=overwrite, **kwargs)
+
+    def to_json(self, **kwargs):
+        """The model's config as JSON text in Keras 3's form (what `.keras` files hold in
+        config.json); `cnn.models.model_from_json` rebuilds the model (without weights).
+        Keyword arguments go to `json.dumps`."""
+        import json
+        from .model_config import serialize_model
+        return json.dumps(serialize_model(self), **kwargs)
+
     def save_weights(self, filepath, overwrite=True):
         """Saves the model's weights to a `.weights.h5` file in Keras 3's layout (Keras
         models of the same architecture can load it, and the other way round). With
@@ -225,9 +240,10 @@ class Model(Layer):
 
     def load_weights(self, filepath, skip_mismatch=False):
         """Loads weights saved by `save_weights` (or by Keras) from a `.weights.h5` file,
-        matching layers by their place in the model. A layer whose variables do not fit
-        (count or shapes) raises a ValueError, or with `skip_mismatch=True` is left as it
-        is, with a warning."""
+        matching layers by their place in the model; also the weights of a `.keras` file
+        and Keras 2's legacy `.h5` weights (matched by the order of the layers that have
+        weights). A layer whose variables do not fit (count or shapes) raises a
+        ValueError, or with `skip_mismatch=True` is left as it is, with a warning."""
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     @property

@@ -7,7 +7,10 @@ walk of the model: Sequential and functional models list their layers under "lay
 each keyed by its class name in snake_case ("dense", "dense_1", ...; not by its own
 name, which may differ between two builds of the same model); other models and layers
 key their sublayers by attribute name. Optimizer state is not saved (Keras also writes
-"optimizer/vars"; loading ignores it)."""
+"optimizer/vars"; loading ignores it).
+
+`.keras` model files are written and read by keras_archive.py; Keras 2's legacy `.h5`
+weights are read by legacy_h5.py."""
 import os
 import warnings
 
@@ -64,6 +67,15 @@ def _children(layer):
     return out
 
 
+def _class_key(layer):
+    """Keras's key for a layer in a list: its class in snake_case; a functional Model is
+    Keras's class Functional."""
+    from .model import Model
+    if type(layer) is Model and layer._graph is not None:
+        return "functional"
+    return to_snake_case(type(layer).__name__)
+
+
 def _walk(layer, path, seen, out):
     """(path, layer) for `layer` and everything below it, each layer once."""
     if id(layer) in seen:
@@ -75,7 +87,7 @@ def _walk(layer, path, seen, out):
         if isinstance(child, list):
             used = {}
             for item in child:
-                key = _unique(to_snake_case(type(item).__name__), used)
+                key = _unique(_class_key(item), used)
                 _walk(item, f"{child_path}/{key}", seen, out)
         else:
             _walk(child, child_path, seen, out)
@@ -93,25 +105,37 @@ def _check_built(model, what):
                          "the model first by calling it on some data or by using `build()`.")
 
 
-def save_weights(model, filepath, overwrite=True):
-    filepath = os.fspath(filepath)
-    if not filepath.endswith(".weights.h5"):
-        raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={filepath}")
-    _check_built(model, "saving")
+def may_write(filepath, overwrite):
+    """False when the file exists, overwrite is False and the user declines (Keras asks)."""
     if os.path.exists(filepath) and not overwrite:
         answer = input(f"[WARNING] {filepath} already exists - overwrite? [y/n]").strip().lower()
         while answer not in ("y", "n"):
             answer = input('Enter "y" (overwrite) or "n" (cancel).').strip().lower()
         if answer == "n":
-            return
+            return False
         print("[TIP] Next time specify overwrite=True!")
+    return True
+
+
+def save_weights(model, filepath, overwrite=True):
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".weights.h5"):
+        raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={filepath}")
+    _check_built(model, "saving")
+    if not may_write(filepath, overwrite):
+        return
     h5py = _h5py()
     with h5py.File(filepath, "w") as f:
-        for path, layer in _layer_paths(model):
-            group = f.create_group(f"{path}/vars" if path else "vars")
-            group.attrs["name"] = layer.name
-            for i, var in enumerate(_own_variables(layer)):
-                group[str(i)] = np.asarray(var.numpy(), dtype=np.float32)
+        write_weights(model, f)
+
+
+def write_weights(model, f):
+    """Writes the model's variables into the open h5py File (or group) `f`."""
+    for path, layer in _layer_paths(model):
+        group = f.create_group(f"{path}/vars" if path else "vars")
+        group.attrs["name"] = layer.name
+        for i, var in enumerate(_own_variables(layer)):
+            group[str(i)] = np.asarray(var.numpy(), dtype=np.float32)
 
 
 def _check_layer(layer, stored):
@@ -131,25 +155,45 @@ def _check_layer(layer, stored):
 def load_weights(model, filepath, skip_mismatch=False):
     filepath = os.fspath(filepath)
     if filepath.endswith(".keras"):
-        raise ValueError("Loading weights from `.keras` model files is not available in cnn "
-                         "yet; save them with `model.save_weights(...)` to a `.weights.h5` "
-                         f"file. Received: filepath={filepath}")
+        from .keras_archive import load_weights_from_archive
+        _check_built(model, "loading weights into")
+        load_weights_from_archive(model, filepath, skip_mismatch)
+        return
+    if filepath.endswith((".h5", ".hdf5")) and not filepath.endswith(".weights.h5"):
+        from .legacy_h5 import load_legacy_weights
+        _check_built(model, "loading weights into")
+        load_legacy_weights(model, filepath, skip_mismatch)
+        return
     if not filepath.endswith(".weights.h5"):
         raise ValueError("File format not supported: filepath="
-                         f"{filepath}. cnn loads weights from `.weights.h5` files.")
+                         f"{filepath}. cnn loads weights from `.weights.h5`, `.keras` and "
+                         "legacy `.h5` files.")
     _check_built(model, "loading weights into")
     h5py = _h5py()
-    updates, errors = [], []
     with h5py.File(filepath, "r") as f:
-        for path, layer in _layer_paths(model):
-            key = f"{path}/vars" if path else "vars"
-            group = f[key] if key in f else {}
-            stored = [np.asarray(group[str(i)]) for i in range(len(group)) if str(i) in group]
-            message = _check_layer(layer, stored)
-            if message is None:
-                updates.extend(zip(_own_variables(layer), stored))
-            else:
-                errors.append((layer, message))
+        read_weights(model, f, skip_mismatch)
+
+
+def read_weights(model, f, skip_mismatch=False):
+    """Loads the model's variables from the open h5py File `f` (Keras 3's layout); every
+    layer is checked before any variable is written."""
+    updates, errors = [], []
+    for path, layer in _layer_paths(model):
+        key = f"{path}/vars" if path else "vars"
+        group = f[key] if key in f else {}
+        stored = [np.asarray(group[str(i)]) for i in range(len(group)) if str(i) in group]
+        message = _check_layer(layer, stored)
+        if message is None:
+            updates.extend(zip(_own_variables(layer), stored))
+        else:
+            errors.append((layer, message))
+    report_errors(errors, skip_mismatch)
+    for var, value in updates:  # all checked before any is written
+        var.assign(value)
+
+
+def report_errors(errors, skip_mismatch):
+    """Raises (or with skip_mismatch warns about) the layers that could not be loaded."""
     if errors:
         layer, message = errors[0]
         text = (f"A total of {len(errors)} objects could not be loaded. Example error message "
@@ -157,6 +201,4 @@ def load_weights(model, filepath, skip_mismatch=False):
                 f"loaded:\n{[e[0] for e in errors]}")
         if not skip_mismatch:
             raise ValueError(text)
-        warnings.warn(text, stacklevel=3)
-    for var, value in updates:  # all checked before any is written
-        var.assign(value)
+        warnings.warn(text, stacklevel=4)
