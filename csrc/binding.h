@@ -33,6 +33,19 @@ int cnn_py_parse_attrs(PyObject *ints, PyObject *floats, cnn_attrs *a);
 int cnn_py_parse_shape(PyObject *obj, cnn_shape *s, const char *what);
 PyObject *cnn_py_shape_tuple(const cnn_shape *s);
 
+/* One eager op call parsed from (name, inputs, ints, floats[, training, seed]) and run:
+ * on success the caller owns in[0..n), out and aux (free with cnn_free). */
+typedef struct {
+    const cnn_op_def *def;
+    cnn_attrs attrs;
+    cnn_tensor *in[CNN_MAX_INPUTS];
+    int n, training;
+    unsigned long long seed;
+    cnn_tensor *out;
+    float *aux;
+} cnn_py_eager_call;
+int cnn_py_eager_run(PyObject *args, cnn_py_eager_call *c);  /* 0, or -1 with an exception */
+
 /* Looks an op up by name or raises ValueError. */
 const cnn_op_def *cnn_py_find_op(const char *name);
 

@@ -2,31 +2,37 @@
 #include "binding.h"
 #include "eager.h"
 
-PyObject *cnn_py_op_forward(PyObject *self, PyObject *args) {
+int cnn_py_eager_run(PyObject *args, cnn_py_eager_call *c) {
     const char *name;
     PyObject *inputs, *ints, *floats;
-    int training = 0;
-    unsigned long long seed = 0;
-    if (!PyArg_ParseTuple(args, "sOOO|pK", &name, &inputs, &ints, &floats, &training, &seed)) return NULL;
-    const cnn_op_def *def = cnn_py_find_op(name);
-    cnn_attrs a;
-    if (!def || cnn_py_parse_attrs(ints, floats, &a)) return NULL;
-    cnn_tensor *in[CNN_MAX_INPUTS];
+    c->training = 0;
+    c->seed = 0;
+    if (!PyArg_ParseTuple(args, "sOOO|pK", &name, &inputs, &ints, &floats, &c->training, &c->seed)) return -1;
+    c->def = cnn_py_find_op(name);
+    if (!c->def || cnn_py_parse_attrs(ints, floats, &c->attrs)) return -1;
     char what[96];
     snprintf(what, sizeof what, "%s input", name);
-    int n = cnn_py_tensor_list(inputs, what, in, CNN_MAX_INPUTS);
-    if (n < 0) return NULL;
-    cnn_tensor *out;
-    float *aux;
+    c->n = cnn_py_tensor_list(inputs, what, c->in, CNN_MAX_INPUTS);
+    if (c->n < 0) return -1;
     cnn_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = cnn_eager_forward(def, n, in, &a, training, seed, &out, &aux);
+    st = cnn_eager_forward(c->def, c->n, c->in, &c->attrs, c->training, c->seed, &c->out, &c->aux);
     Py_END_ALLOW_THREADS
-    cnn_py_release_tensors(in, n);
-    if (st) return cnn_py_raise(st);
-    cnn_free(aux);
-    PyObject *res = cnn_py_array_from_tensor(out);
-    cnn_tensor_release(out);
+    if (st) {
+        cnn_py_release_tensors(c->in, c->n);
+        cnn_py_raise(st);
+        return -1;
+    }
+    return 0;
+}
+
+PyObject *cnn_py_op_forward(PyObject *self, PyObject *args) {
+    cnn_py_eager_call c;
+    if (cnn_py_eager_run(args, &c)) return NULL;
+    cnn_py_release_tensors(c.in, c.n);
+    cnn_free(c.aux);
+    PyObject *res = cnn_py_array_from_tensor(c.out);
+    cnn_tensor_release(c.out);
     return res;
 }
 

@@ -118,32 +118,15 @@ PyObject *cnn_py_tapes_active(PyObject *self, PyObject *noargs) { return PyLong_
 /* eager(name, inputs, ints, floats, training=False, seed=0) -> Tensor, recorded on every
  * active tape. */
 PyObject *cnn_py_eager(PyObject *self, PyObject *args) {
-    const char *name;
-    PyObject *inputs, *ints, *floats;
-    int training = 0;
-    unsigned long long seed = 0;
-    if (!PyArg_ParseTuple(args, "sOOO|pK", &name, &inputs, &ints, &floats, &training, &seed)) return NULL;
-    const cnn_op_def *def = cnn_py_find_op(name);
-    cnn_attrs a;
-    if (!def || cnn_py_parse_attrs(ints, floats, &a)) return NULL;
-    cnn_tensor *in[CNN_MAX_INPUTS];
-    char what[96];
-    snprintf(what, sizeof what, "%s input", name);
-    int n = cnn_py_tensor_list(inputs, what, in, CNN_MAX_INPUTS);
-    if (n < 0) return NULL;
-    cnn_tensor *out;
-    float *aux;
-    cnn_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = cnn_eager_forward(def, n, in, &a, training, seed, &out, &aux);
-    Py_END_ALLOW_THREADS
-    if (st) { cnn_py_release_tensors(in, n); return cnn_py_raise(st); }
-    cnn_storage *aux_st = NULL;
-    if (aux && !(aux_st = cnn_storage_wrap(aux, 0, NULL, NULL))) { cnn_free(aux); st = CNN_ERR_MEMORY; }
+    cnn_py_eager_call c;
+    if (cnn_py_eager_run(args, &c)) return NULL;
+    cnn_status st = CNN_OK;
+    cnn_storage *aux_st = NULL;  /* shared by the tapes that record this call */
+    if (c.aux && !(aux_st = cnn_storage_wrap(c.aux, 0, NULL, NULL))) { cnn_free(c.aux); st = CNN_ERR_MEMORY; }
     for (int i = 0; !st && i < n_active; i++)
-        st = cnn_tape_record(active[i]->t, def, &a, n, in, out, aux_st, training, seed);
+        st = cnn_tape_record(active[i]->t, c.def, &c.attrs, c.n, c.in, c.out, aux_st, c.training, c.seed);
     cnn_storage_release(aux_st);
-    cnn_py_release_tensors(in, n);
-    if (st) { cnn_tensor_release(out); return cnn_py_raise(st); }
-    return cnn_py_wrap_tensor(out);
+    cnn_py_release_tensors(c.in, c.n);
+    if (st) { cnn_tensor_release(c.out); return cnn_py_raise(st); }
+    return cnn_py_wrap_tensor(c.out);
 }
