@@ -631,3 +631,23 @@ def test_small_input_fast_path_matches_the_general_path():
     assert tape.gradient(total, m.trainable_variables)[0] is not None
     with pytest.raises(ValueError, match="dense"):
         m.predict_on_batch(np.zeros((1, 4), np.float32))
+
+
+def test_ops_on_weights_alone_inside_call_train_in_fit():
+    """A layer transforming its kernel (op on a Variable only) must put that op in the
+    graph; run eagerly at build time it would freeze into a constant and never train."""
+    import cnn
+    from cnn import backend
+
+    class Tied(cnn.layers.Layer):
+        def build(self, input_shape):
+            self.k = self.add_weight(shape=(input_shape[-1], 1), initializer="ones", name="k")
+
+        def call(self, x):
+            return backend.op("matmul", [x, backend.op("neg", [self.k])])
+
+    m = cnn.models.Sequential([cnn.layers.Input((3,)), Tied()])
+    m.compile(cnn.optimizers.SGD(0.1), "mse")
+    before = m.get_weights()[0].copy()
+    m.fit(np.ones((8, 3), np.float32), np.ones((8, 1), np.float32), epochs=2, verbose=0)
+    assert not np.allclose(m.get_weights()[0], before)

@@ -1,5 +1,6 @@
-"""Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D against Keras 3 (torch backend): weight
-names and shapes, predict from identical weights, a small CNN trained 20 steps, errors."""
+"""The convolution layers (Conv1D/2D, their Transposes, DepthwiseConv1D/2D, SeparableConv1D/2D)
+against Keras 3 (torch backend): weight names and shapes, output shapes, predict from
+identical weights, small CNNs trained 20 steps, errors."""
 import numpy as np
 import pytest
 
@@ -72,16 +73,6 @@ def test_layer_matches_keras(name, make, shape):
                                rtol=1e-5, atol=1e-5)
 
 
-class _Flat(cnn.layers.Layer):
-    """(batch, ...) -> (batch, prod(...)) for the CNN test, independent of Flatten."""
-
-    def call(self, x):
-        return cnn.backend.op("reshape", [x], ints=[-1, int(np.prod(x.shape[1:]))])
-
-    def compute_output_shape(self, s):
-        return (s[0], int(np.prod(s[1:])))
-
-
 def small_cnn(L, flat):
     return [L.Conv2D(4, 3, padding="same", activation="relu"),
             L.Conv2D(6, 3, strides=2, activation="relu"), flat, L.Dense(3, activation="softmax")]
@@ -109,10 +100,9 @@ def cnn_1d(L, flat):
 def test_small_cnn_trains_like_keras(arch, opt, shape, atol):
     x = rng.standard_normal((160, *shape)).astype(np.float32)
     y = rng.integers(0, 3, 160)
-    flat = layers.Flatten() if hasattr(layers, "Flatten") else _Flat()
     keras.utils.set_random_seed(7)
     k = keras.Sequential([keras.Input(shape), *arch(keras.layers, keras.layers.Flatten())])
-    c = cnn.models.Sequential([layers.Input(shape), *arch(layers, flat)])
+    c = cnn.models.Sequential([layers.Input(shape), *arch(layers, layers.Flatten())])
     c.set_weights([np.asarray(w) for w in k.get_weights()])
     kw = dict(learning_rate=0.05) if opt == "SGD" else dict(learning_rate=0.01)
     k.compile(optimizer=getattr(keras.optimizers, opt)(**kw), loss="sparse_categorical_crossentropy")

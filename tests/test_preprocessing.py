@@ -215,9 +215,9 @@ def test_random_crop_training_matches_keras_shapes_and_content():
                  if np.array_equal(x[n, t:t + 4, l:l + 3], y[n])]
         assert found
     # input not larger than the target: Keras resizes the aspect crop
-    np.testing.assert_allclose(arr(RandomCrop(9, 9)(x, training=True)),
-                               knp(keras, keras.layers.Resizing(9, 9, crop_to_aspect_ratio=True)(x)),
-                               rtol=1e-5, atol=1e-3)
+    want = knp(keras, keras.layers.Resizing(9, 9, crop_to_aspect_ratio=True)(x))
+    np.testing.assert_allclose(arr(RandomCrop(9, 9)(x, training=True)), want, rtol=1e-5,
+                               atol=1e-3)
 
 
 # ---- augmentation: fixed transforms against Keras ------------------------------------------
@@ -332,6 +332,16 @@ def test_fit_augments_evaluate_and_predict_do_not():
     np.testing.assert_allclose(hist.history["loss"][0], np.mean(bright ** 2), rtol=1e-5)
     np.testing.assert_allclose(model.evaluate(x, y, verbose=0), np.mean(plain ** 2), rtol=1e-5)
     np.testing.assert_allclose(model.predict(x, verbose=0)[:, 0], plain, rtol=1e-5)
+
+
+def test_fit_draws_a_new_augmentation_every_step():
+    x = images((16, 4, 4, 1)) / 255
+    model = models.Sequential([Input((4, 4, 1)), RandomRotation(0.5), Flatten(), Dense(1)])
+    model.compile(optimizer=optimizers.SGD(0.0), loss="mse")
+    hist = model.fit(x, np.zeros((16, 1), np.float32), batch_size=16, epochs=4, verbose=0)
+    assert len(set(hist.history["loss"])) == 4  # same weights, new angles every step
+    evals = {float(model.evaluate(x, np.zeros((16, 1), np.float32), verbose=0)) for _ in range(2)}
+    assert len(evals) == 1
 
 
 def test_random_crop_model_shapes_in_fit_and_predict():

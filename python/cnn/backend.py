@@ -7,6 +7,7 @@ One op dispatcher, two ways to drive the same kernels:
   instead. A model's graph is built this way once and compiled into a `CompiledGraph`,
   whose `train_step` is a single C call (forward, loss, backward, optimizer update).
 """
+import contextlib
 import itertools
 
 import numpy as np
@@ -140,11 +141,31 @@ class Symbol(_Operators):
         return f"<cnn.Symbol node={self.node} shape={self.shape}>"
 
 
+_building = []  # GraphBuilders whose layers are being called on Symbols, innermost last
+
+
+@contextlib.contextmanager
+def building(builder):
+    """Marks `builder` as the graph being built (None: nothing to mark) for ops that read
+    only Variables, which would otherwise run eagerly and enter the graph as constants."""
+    if builder is None:
+        yield
+        return
+    _building.append(builder)
+    try:
+        yield
+    finally:
+        _building.pop()
+
+
 def op(name, inputs, ints=(), floats=(), training=False, seed=None):
-    """Applies engine op `name`: adds a graph node if any input is a Symbol, else runs it."""
+    """Applies engine op `name`: adds a graph node if any input is a Symbol (or a Variable
+    while a graph is being built), else runs it."""
     for x in inputs:
         if isinstance(x, Symbol):
             return x.builder.add(name, inputs, ints, floats)
+    if _building and any(isinstance(x, Variable) for x in inputs):
+        return _building[-1].add(name, inputs, ints, floats)
     handles = [x._t if isinstance(x, Tensor) else x for x in inputs]
     if seed is None:
         seed = next_seed() if training else 0

@@ -1,7 +1,7 @@
 """Image ops (ops_image.c): image_resize against torch's interpolate (forward and backward),
 and the augmentation ops random_flip, random_affine, random_contrast, random_brightness,
-random_crop against NumPy references and keras.ops.image.affine_transform, with each sample's parameters
-recomputed from the documented counter-based stream (u_k of sample n is
+random_crop against NumPy references and keras.ops.image.affine_transform, with each
+sample's parameters recomputed from the documented counter-based stream (u_k of sample n is
 cnn_rand_uniform(seed, 8 n + k)).
 
 ints of the random ops = [mode, seed attribute, ...]: mode 0 follows the call's training

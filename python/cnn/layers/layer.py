@@ -343,9 +343,13 @@ class Layer:
         if _CALL["depth"] == 0:  # the entry call: forget the previous call's losses
             self._clear_losses()
         _CALL["depth"] += 1
+        builder = next((x.builder for x in flat if isinstance(x, backend.Symbol)), None)
         try:
             self._check_and_build(shapes)
-            outputs = self.call(inputs, **self._call_kwargs(training, kwargs))
+            # While a graph is built, ops that read only weights must become nodes too
+            # (e.g. a kernel transform): run eagerly they would freeze into constants.
+            with backend.building(builder):
+                outputs = self.call(inputs, **self._call_kwargs(training, kwargs))
             if self._activity_regularizer is not None and _CALL["record"]:
                 self._add_activity_penalties(outputs)
         finally:

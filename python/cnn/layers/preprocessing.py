@@ -6,7 +6,8 @@ Rescaling and Normalization compose elementwise engine ops; Resizing is the `ima
 op. Each augmentation layer emits one engine op (ops_image.c) that reads the run's training
 flag: the graph compiled for `fit` augments, `evaluate` and `predict` run the same graph and
 do not (RandomCrop then takes Keras's centre crop). As in Keras 3, calling an augmentation
-layer directly (or `model(x)`) without `training=` augments; `training=False` turns it off.
+layer directly without `training=` augments; `training=False` turns it off. (cnn's eager
+`model(x)` runs the model in inference, so it does not augment.)
 
 Randomness follows the dropout layers (regularization.py): a compiled graph seeds each node
 afresh every step from the step seed (cnn.utils.set_random_seed repeats runs exactly); eager
@@ -591,7 +592,8 @@ class RandomContrast(_Augmentation):
 
     Args:
         factor: a float or a pair (lower, upper) in [0, 1]: c is drawn from
-            [1 - lower, 1 + upper]; a number f gives [1 - f, 1 + f].
+            [1 - lower, 1 + upper]; a number f gives [1 - f, 1 + f], as Keras documents
+            (Keras 3.15's code draws from [1, 1 + f] for a single number).
         value_range: (min, max) of the input values; outputs are clipped to it. Defaults
             to (0, 255).
         seed: optional integer; makes this layer's draws reproducible.
@@ -650,7 +652,8 @@ class RandomCrop(_Augmentation):
     inference, and whenever the input is not larger than the target in both dims, it takes
     the largest centred window with the target's aspect ratio and resizes it bilinearly to
     `(height, width)` (as `Resizing(height, width, crop_to_aspect_ratio=True)`), so the
-    output shape is the same in both modes.
+    output shape is the same in both modes. Unlike Keras, which crops a whole batch at one
+    position (and returns its input unchanged in inference), each image draws its own.
 
     Args:
         height: int, the output height.
