@@ -404,6 +404,11 @@ def main():
     wall = time.perf_counter() - t0
     load = load_note((machine_cpu_s() - busy0) - (own_cpu_s() - own0), wall, all_m)
     text = report(all_m, imports, params, load)
+    # Keep the section bench_cnn.py writes into the same file.
+    old = open(a.out).read() if os.path.exists(a.out) else ""
+    start, end = "<!-- bench_cnn:start -->", "<!-- bench_cnn:end -->"
+    if start in old and end in old:
+        text = text.rstrip("\n") + "\n\n" + old[old.index(start):old.index(end) + len(end)] + "\n"
     with open(a.out, "w") as f:
         f.write(text)
     print(text)

@@ -169,12 +169,24 @@ class RandomInitializer(Initializer):
         return {"seed": self.seed}
 
 
+# Draws are made in float32: a float64 draw of VGG16's 102M-weight fc1 would be an 800 MB
+# temporary, more than the whole model's weights.
+
+def _uniform(gen, low, high, shape):
+    u = gen.random(size=shape, dtype=np.float32)
+    return u * np.float32(high - low) + np.float32(low)
+
+
+def _normal(gen, mean, stddev, shape):
+    return gen.standard_normal(size=shape, dtype=np.float32) * np.float32(stddev) + np.float32(mean)
+
+
 def _truncated_standard_normal(gen, shape):
     """Unit normal draws redrawn until strictly inside (-2, 2)."""
-    out = gen.standard_normal(size=shape)
+    out = gen.standard_normal(size=shape, dtype=np.float32)
     bad = np.abs(out) >= 2.0
     while bad.any():
-        out[bad] = gen.standard_normal(size=int(bad.sum()))
+        out[bad] = gen.standard_normal(size=int(bad.sum()), dtype=np.float32)
         bad = np.abs(out) >= 2.0
     return out
 
@@ -194,7 +206,7 @@ class RandomNormal(RandomInitializer):
 
     def __call__(self, shape, dtype=None):
         shape = self._start(shape, dtype)
-        return self._generator().normal(self.mean, self.stddev, size=shape).astype(np.float32)
+        return _normal(self._generator(), self.mean, self.stddev, shape)
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
@@ -217,7 +229,7 @@ class TruncatedNormal(RandomInitializer):
     def __call__(self, shape, dtype=None):
         shape = self._start(shape, dtype)
         draws = _truncated_standard_normal(self._generator(), shape)
-        return (draws * self.stddev + self.mean).astype(np.float32)
+        return draws * np.float32(self.stddev) + np.float32(self.mean)
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
@@ -238,7 +250,7 @@ class RandomUniform(RandomInitializer):
 
     def __call__(self, shape, dtype=None):
         shape = self._start(shape, dtype)
-        return self._generator().uniform(self.minval, self.maxval, size=shape).astype(np.float32)
+        return _uniform(self._generator(), self.minval, self.maxval, shape)
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
@@ -290,13 +302,13 @@ class VarianceScaling(RandomInitializer):
         variance = self.scale / max(1.0, n)
         gen = self._generator()
         if self.distribution == "truncated_normal":
-            out = _truncated_standard_normal(gen, shape) * (math.sqrt(variance) /
-                                                            TRUNCATED_STDDEV)
+            out = _truncated_standard_normal(gen, shape) * np.float32(math.sqrt(variance) /
+                                                                      TRUNCATED_STDDEV)
         elif self.distribution == "untruncated_normal":
-            out = gen.normal(0.0, math.sqrt(variance), size=shape)
+            out = _normal(gen, 0.0, math.sqrt(variance), shape)
         else:
             limit = math.sqrt(3.0 * variance)
-            out = gen.uniform(-limit, limit, size=shape)
+            out = _uniform(gen, -limit, limit, shape)
         return np.asarray(out, dtype=np.float32)
 
     def get_config(self):
