@@ -100,6 +100,16 @@ static float *filled(int64_t n, float value) {
     return p;
 }
 
+int cnn_optimizer_slot_mask(const cnn_optimizer *o) {
+    const cnn_optimizer_config *c = &o->cfg;
+    cnn_optimizer_kind k = c->kind;
+    int adam_like = k == CNN_OPT_ADAM || k == CNN_OPT_NADAM;
+    int need_m = adam_like || ((k == CNN_OPT_SGD || k == CNN_OPT_RMSPROP) && c->momentum > 0.0);
+    int need_v = adam_like || k == CNN_OPT_RMSPROP || k == CNN_OPT_ADAGRAD;
+    int need_third = (k == CNN_OPT_ADAM && c->amsgrad) || (k == CNN_OPT_RMSPROP && c->centered);
+    return need_m | need_v << 1 | need_third << 2;
+}
+
 /* The slot of a variable, created on first use. `hint` is where it was last time: a
  * training loop updates the same variables in the same order every step. */
 static slot *find_slot(cnn_optimizer *o, const cnn_tensor *var, int hint) {
@@ -120,10 +130,8 @@ static slot *find_slot(cnn_optimizer *o, const cnn_tensor *var, int hint) {
     s->size = n;
     const cnn_optimizer_config *c = &o->cfg;
     cnn_optimizer_kind k = c->kind;
-    int adam_like = k == CNN_OPT_ADAM || k == CNN_OPT_NADAM;
-    int need_m = adam_like || ((k == CNN_OPT_SGD || k == CNN_OPT_RMSPROP) && c->momentum > 0.0);
-    int need_v = adam_like || k == CNN_OPT_RMSPROP || k == CNN_OPT_ADAGRAD;
-    int need_third = (k == CNN_OPT_ADAM && c->amsgrad) || (k == CNN_OPT_RMSPROP && c->centered);
+    int mask = cnn_optimizer_slot_mask(o);
+    int need_m = mask & 1, need_v = mask & 2, need_third = mask & 4;
     /* Keras fills Adagrad's accumulator with float32(initial_accumulator_value). */
     float v0 = k == CNN_OPT_ADAGRAD ? (float)c->initial_accumulator_value : 0.0f;
     if ((need_m && !(s->m = filled(n, 0.0f))) || (need_v && !(s->v = filled(n, v0))) ||
@@ -133,6 +141,34 @@ static slot *find_slot(cnn_optimizer *o, const cnn_tensor *var, int hint) {
     }
     o->n_slots++;
     return s;
+}
+
+float cnn_optimizer_u_product(const cnn_optimizer *o) { return o->u_product; }
+void cnn_optimizer_set_u_product(cnn_optimizer *o, float u) { o->u_product = u; }
+
+static int slot_bufs(const slot *s, float *bufs[3], int64_t *size) {
+    bufs[0] = s ? s->m : NULL;
+    bufs[1] = s ? s->v : NULL;
+    bufs[2] = s ? s->vhat : NULL;
+    *size = s ? s->size : 0;
+    return s != NULL;
+}
+
+int cnn_optimizer_slots(cnn_optimizer *o, const cnn_tensor *var, float *bufs[3], int64_t *size) {
+    const slot *s = NULL;
+    for (int i = 0; i < o->n_slots && !s; i++)
+        if (o->slots[i].var_id == var->id) s = &o->slots[i];
+    return slot_bufs(s, bufs, size);
+}
+
+cnn_status cnn_optimizer_ensure_slots(cnn_optimizer *o, const cnn_tensor *var, float *bufs[3], int64_t *size) {
+    slot *s = find_slot(o, var, o->n_slots);
+    if (!s) return cnn_fail(CNN_ERR_MEMORY, "optimizer: out of memory for variable state");
+    if (s->size != cnn_shape_numel(&var->shape))
+        return cnn_fail(CNN_ERR_SHAPE, "optimizer: variable changed size (%lld -> %lld)",
+                        (long long)s->size, (long long)cnn_shape_numel(&var->shape));
+    slot_bufs(s, bufs, size);
+    return CNN_OK;
 }
 
 /* ---- the update rules ------------------------------------------------------------------ */

@@ -41,6 +41,25 @@ void cnn_optimizer_free(cnn_optimizer *o);
 cnn_optimizer_config *cnn_optimizer_config_of(cnn_optimizer *o);  /* mutable: lr changes */
 int64_t cnn_optimizer_iterations(const cnn_optimizer *o);
 void cnn_optimizer_set_iterations(cnn_optimizer *o, int64_t it);
+/* Nadam's running product of momentum-schedule terms (1 before the first step; kept, and
+ * unused, by the other kinds). */
+float cnn_optimizer_u_product(const cnn_optimizer *o);
+void cnn_optimizer_set_u_product(cnn_optimizer *o, float u);
+
+/* A variable's state, for saving and restoring it. Slot buffers come in the fixed order
+ * m, v, vhat; the rule keeps only some of them, and the others are NULL:
+ *   SGD      m (momentum; only when momentum > 0)
+ *   Adam     m (momentum), v (velocity), vhat (velocity_hat; only with amsgrad)
+ *   RMSprop  m (momentum; only when momentum > 0), v (velocity), vhat (average gradient;
+ *            only when centered)
+ *   Adagrad  v (accumulator)
+ *   Nadam    m (momentum), v (velocity)
+ * Each buffer holds *size floats (the variable's element count). `cnn_optimizer_slots`
+ * finds the state (all three NULL, returns 0, when the variable has none yet);
+ * `cnn_optimizer_ensure_slots` creates it first with the rule's initial values. */
+int cnn_optimizer_slot_mask(const cnn_optimizer *o); /* bit k set: the rule keeps buffer k */
+int cnn_optimizer_slots(cnn_optimizer *o, const cnn_tensor *var, float *bufs[3], int64_t *size);
+cnn_status cnn_optimizer_ensure_slots(cnn_optimizer *o, const cnn_tensor *var, float *bufs[3], int64_t *size);
 
 /* One step over n variables: clip grads, decay vars, vars[i] -= update(grads[i]) (grads[i]
  * has vars[i]'s size). The gradients are read, never written. Increments the iteration

@@ -91,6 +91,7 @@ out:
 
 static PyObject *get_lr(PyOptimizer *o, void *c) { return PyFloat_FromDouble(cnn_optimizer_config_of(o->o)->learning_rate); }
 static int set_lr(PyOptimizer *o, PyObject *v, void *c) {
+    if (!v) { PyErr_SetString(PyExc_AttributeError, "learning_rate cannot be deleted"); return -1; }
     double lr = PyFloat_AsDouble(v);
     if (lr == -1.0 && PyErr_Occurred()) return -1;
     cnn_optimizer_config_of(o->o)->learning_rate = lr;
@@ -98,18 +99,119 @@ static int set_lr(PyOptimizer *o, PyObject *v, void *c) {
 }
 static PyObject *get_it(PyOptimizer *o, void *c) { return PyLong_FromLongLong(cnn_optimizer_iterations(o->o)); }
 static int set_it(PyOptimizer *o, PyObject *v, void *c) {
+    if (!v) { PyErr_SetString(PyExc_AttributeError, "iterations cannot be deleted"); return -1; }
     long long it = PyLong_AsLongLong(v);
     if (it == -1 && PyErr_Occurred()) return -1;
     cnn_optimizer_set_iterations(o->o, it);
     return 0;
 }
 
+static cnn_tensor *variable_of(PyObject *v, const char *fn) {
+    if (!PyObject_TypeCheck(v, &cnn_PyTensor_Type)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a variable, got a %s", fn, Py_TYPE(v)->tp_name);
+        return NULL;
+    }
+    return ((cnn_PyTensor *)v)->t;
+}
+
+/* get_slots(var): copies of the variable's state buffers that exist, in the order m, v, vhat
+ * (see optim.h for which each rule keeps), each shaped like the variable; [] when the
+ * variable has not been updated (nor restored) yet. */
+static PyObject *optimizer_get_slots(PyOptimizer *o, PyObject *var) {
+    cnn_tensor *t = variable_of(var, "get_slots");
+    if (!t) return NULL;
+    float *bufs[3];
+    int64_t size;
+    cnn_optimizer_slots(o->o, t, bufs, &size);
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    npy_intp dims[CNN_MAX_DIMS];
+    for (int d = 0; d < t->shape.ndim; d++) dims[d] = (npy_intp)t->shape.dim[d];
+    for (int k = 0; k < 3; k++) {
+        if (!bufs[k]) continue;
+        PyObject *arr = PyArray_SimpleNew(t->shape.ndim, dims, NPY_FLOAT32);
+        if (!arr) { Py_DECREF(out); return NULL; }
+        memcpy(PyArray_DATA((PyArrayObject *)arr), bufs[k], sizeof(float) * (size_t)size);
+        int err = PyList_Append(out, arr);
+        Py_DECREF(arr);
+        if (err) { Py_DECREF(out); return NULL; }
+    }
+    return out;
+}
+
+/* set_slots(var, arrays): writes the variable's state (created first when missing); the
+ * arrays come in get_slots' order, as many as the rule keeps, each shaped like var. */
+static PyObject *optimizer_set_slots(PyOptimizer *o, PyObject *args) {
+    PyObject *var, *arrays_o;
+    if (!PyArg_ParseTuple(args, "OO", &var, &arrays_o)) return NULL;
+    cnn_tensor *t = variable_of(var, "set_slots");
+    if (!t) return NULL;
+    PyObject *seq = PySequence_Fast(arrays_o, "set_slots: arrays must be a list");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyArrayObject *arrs[3] = {NULL, NULL, NULL};
+    PyObject *res = NULL;
+    float *bufs[3];
+    int64_t size;
+    /* The arrays are checked before any state is created or written. */
+    int mask = cnn_optimizer_slot_mask(o->o);
+    int want = (mask & 1) + (mask >> 1 & 1) + (mask >> 2 & 1);
+    if (n != want) {
+        PyErr_Format(PyExc_ValueError, "set_slots: this optimizer keeps %d state array(s) for a variable, got %zd",
+                     want, n);
+        goto out;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char what[48];
+        snprintf(what, sizeof what, "set_slots: array %zd", i);
+        if (!(arrs[i] = cnn_py_float_array(PySequence_Fast_GET_ITEM(seq, i), what))) goto out;
+        int nd = PyArray_NDIM(arrs[i]), same = nd == t->shape.ndim;
+        for (int d = 0; same && d < nd; d++) same = PyArray_DIMS(arrs[i])[d] == t->shape.dim[d];
+        if (!same) {
+            PyObject *shape = PyObject_GetAttrString((PyObject *)arrs[i], "shape");
+            PyObject *repr = shape ? PyObject_Repr(shape) : NULL;
+            if (repr)
+                PyErr_Format(PyExc_ValueError, "set_slots: array %zd has shape %U, its variable %s", i, repr,
+                             cnn_shape_fmt(&t->shape));
+            Py_XDECREF(repr);
+            Py_XDECREF(shape);
+            goto out;
+        }
+    }
+    cnn_status st = cnn_optimizer_ensure_slots(o->o, t, bufs, &size);
+    if (st) { cnn_py_raise(st); goto out; }
+    for (int k = 0, i = 0; k < 3; k++)
+        if (bufs[k]) memcpy(bufs[k], PyArray_DATA(arrs[i++]), sizeof(float) * (size_t)size);
+    Py_INCREF(Py_None);
+    res = Py_None;
+out:
+    for (int i = 0; i < 3; i++) Py_XDECREF(arrs[i]);
+    Py_DECREF(seq);
+    return res;
+}
+
 static PyMethodDef optimizer_methods[] = {
     {"apply", (PyCFunction)optimizer_apply, METH_VARARGS, "apply(grads, variables): one update step"},
+    {"get_slots", (PyCFunction)optimizer_get_slots, METH_O,
+     "get_slots(var) -> list of float32 arrays: the variable's state in the order m, v, vhat (those the "
+     "rule keeps: SGD m if momentum; Adam m, v, vhat if amsgrad; RMSprop m if momentum, v, vhat = average "
+     "gradient if centered; Adagrad v = accumulator; Nadam m, v); [] before the variable's first update"},
+    {"set_slots", (PyCFunction)optimizer_set_slots, METH_VARARGS,
+     "set_slots(var, arrays): restore the variable's state (get_slots' order), creating it if missing"},
     {NULL},
 };
 
+static PyObject *get_u(PyOptimizer *o, void *c) { return PyFloat_FromDouble(cnn_optimizer_u_product(o->o)); }
+static int set_u(PyOptimizer *o, PyObject *v, void *c) {
+    if (!v) { PyErr_SetString(PyExc_AttributeError, "u_product cannot be deleted"); return -1; }
+    double u = PyFloat_AsDouble(v);
+    if (u == -1.0 && PyErr_Occurred()) return -1;
+    cnn_optimizer_set_u_product(o->o, (float)u);
+    return 0;
+}
+
 static PyGetSetDef optimizer_getset[] = {
+    {"u_product", (getter)get_u, (setter)set_u, "Nadam's running product of momentum-schedule terms (1 at start)", NULL},
     {"learning_rate", (getter)get_lr, (setter)set_lr, "learning rate", NULL},
     {"iterations", (getter)get_it, (setter)set_it, "update steps taken", NULL},
     {NULL},

@@ -11,8 +11,6 @@ import cnn  # noqa: E402
 from cnn import layers as L  # noqa: E402
 from cnn.models import Model, Sequential, load_model  # noqa: E402
 
-# Keras warns that cnn's files hold no optimizer variables (cnn does not save them).
-pytestmark = pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
 
 
 def rand(*shape, seed=0):

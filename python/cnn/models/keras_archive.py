@@ -5,9 +5,10 @@
     model.weights.h5   the weights, in the layout of `save_weights` (saving.py)
 
 Files written by Keras 3 for models made of layers cnn has load here with the same
-predictions, and Keras loads the files cnn writes. Optimizer state is not saved: cnn's
-optimizer moments live in the C engine, which has no accessor for them, so a loaded
-model's optimizer starts fresh (Keras's "optimizer/vars" entries are ignored)."""
+predictions, and Keras loads the files cnn writes. A compiled model's optimizer state
+(iterations, learning rate, moments) is saved in "optimizer/vars" of model.weights.h5, as
+Keras writes it, and `load_model` restores it after compiling, so training resumes where it
+stopped; Keras-written state loads too."""
 import datetime
 import io
 import json
@@ -16,7 +17,7 @@ import zipfile
 
 from .. import losses, metrics, optimizers
 from . import model_config
-from .saving import _check_built, _h5py, may_write, read_weights, write_weights
+from .saving import _check_built, _h5py, may_write, read_optimizer, read_weights, write_weights
 
 _CONFIG = "config.json"
 _METADATA = "metadata.json"
@@ -94,7 +95,7 @@ def save_model(model, filepath, overwrite=True, **kwargs):
         overwrite: whether to overwrite an existing file silently (else ask).
 
     Keras 3 loads the file (`keras.saving.load_model`) when the model uses only layers
-    that Keras has. Optimizer state is not saved.
+    that Keras has. A compiled model's optimizer state is saved with it.
     """
     unknown = {k: v for k, v in kwargs.items() if k not in ("zipped", "include_optimizer")}
     if unknown:
@@ -181,4 +182,6 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             raise ValueError(f"The model in {filepath} loaded, but its compile config could "
                              f"not be restored: {e} Load it with `compile=False` and call "
                              "`compile()` yourself.") from e
+        with _h5py().File(io.BytesIO(data), "r") as f:
+            read_optimizer(model, f)
     return model

@@ -219,8 +219,8 @@ class Model(Layer):
 
     def save(self, filepath, overwrite=True, **kwargs):
         """Saves the whole model (config, compile config, weights) to a `.keras` file in
-        Keras 3's format; `cnn.models.load_model` and Keras 3 load it. Optimizer state is
-        not saved."""
+        Keras 3's format; `cnn.models.load_model` and Keras 3 load it. A compiled model's
+        optimizer state is saved too, so training resumes where it stopped."""
         from .keras_archive import save_model
         save_model(self, filepath, overwrite=overwrite, **kwargs)
 

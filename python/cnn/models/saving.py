@@ -6,8 +6,9 @@ a group `<path>/vars` whose attribute "name" is the layer's name. Paths follow K
 walk of the model: Sequential and functional models list their layers under "layers/",
 each keyed by its class name in snake_case ("dense", "dense_1", ...; not by its own
 name, which may differ between two builds of the same model); other models and layers
-key their sublayers by attribute name. Optimizer state is not saved (Keras also writes
-"optimizer/vars"; loading ignores it).
+key their sublayers by attribute name. A compiled model's optimizer state goes to
+"optimizer/vars" as Keras writes it (Optimizer.variables' order), and loading restores it
+into the model's optimizer when it fits (else warns and skips it, as Keras does).
 
 `.keras` model files are written and read by keras_archive.py; Keras 2's legacy `.h5`
 weights are read by legacy_h5.py."""
@@ -136,6 +137,31 @@ def write_weights(model, f):
         group.attrs["name"] = layer.name
         for i, var in enumerate(_own_variables(layer)):
             group[str(i)] = np.asarray(var.numpy(), dtype=np.float32)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and hasattr(optimizer, "_variables_for"):
+        # Keras 3 writes a compiled model's optimizer variables, built for its trainable
+        # variables, to "optimizer/vars" (iterations, learning rate, moments: see
+        # Optimizer.variables).
+        group = f.create_group("optimizer/vars")
+        group.attrs["name"] = optimizer.name
+        for i, value in enumerate(optimizer._variables_for(model.trainable_variables)):
+            group[str(i)] = value
+
+
+def read_optimizer(model, f):
+    """Restores the compiled model's optimizer from the "optimizer/vars" of the open h5py
+    File `f`, when there is one. State that does not fit this optimizer (another type, or
+    another model) is skipped with Keras's warning."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not hasattr(optimizer, "_set_variables") or "optimizer/vars" not in f:
+        return
+    group = f["optimizer/vars"]
+    stored = [np.asarray(group[str(i)]) for i in range(len(group)) if str(i) in group]
+    try:
+        optimizer._set_variables(stored, model.trainable_variables)
+    except ValueError as e:
+        warnings.warn(f"Skipping variable loading for optimizer '{optimizer.name}': {e}",
+                      stacklevel=3)
 
 
 def _check_layer(layer, stored):
@@ -190,6 +216,7 @@ def read_weights(model, f, skip_mismatch=False):
     report_errors(errors, skip_mismatch)
     for var, value in updates:  # all checked before any is written
         var.assign(value)
+    read_optimizer(model, f)
 
 
 def report_errors(errors, skip_mismatch):

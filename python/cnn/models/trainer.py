@@ -349,6 +349,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     graph = _train_graph(model, spec, xs, ys, sws, out_names)
     targets = _fed_targets(ys, sws)
     optimizer = spec.optimizer
+    optimizer._fit_variables = list(model.trainable_variables)  # what `variables` reports
     # Keras's array batching: without a batch size, steps_per_epoch sets it.
     bs = batch_size if batch_size is not None else (
         math.ceil(n / steps_per_epoch) if steps_per_epoch else 32)
@@ -554,6 +555,7 @@ def train_on_batch(model, x, y, sample_weight, class_weight, return_dict):
     if class_weight is not None:
         sws = [data.class_weight_to_sample_weights(ys[0], class_weight)]
     graph = _train_graph(model, spec, xs, ys, sws, out_names)
+    spec.optimizer._fit_variables = list(model.trainable_variables)
     values = graph.graph.train_step(xs, _fed_targets(ys, sws), spec.optimizer._step_state(),
                                     rng.draw_seed())
     return _batch_logs(graph, values, return_dict)

@@ -234,6 +234,117 @@ class Optimizer:
         (a schedule or callable has no variable), and the per-weight moments."""
         return 1 + isinstance(self._learning_rate, float) + self._slots_per_param() * num_params
 
+    # ---- state (Keras's optimizer variables) --------------------------------------------
+
+    def _slot_layout(self):
+        """Keras's build() order of the per-variable state, as a list of its
+        add_optimizer_variables calls; each call lists slots by their index in the C state
+        (0 m, 1 v, 2 vhat; see _C.Optimizer.get_slots), interleaved per model variable."""
+        kind, rule = self._kind, self._rule
+        if kind == "sgd":
+            return [[0]] if rule["momentum"] != 0 else []
+        if kind == "rmsprop":
+            return [[1]] + ([[0]] if rule["momentum"] > 0 else []) + ([[2]] if rule["centered"] else [])
+        if kind == "adagrad":
+            return [[1]]
+        if kind == "adam":
+            return [[0, 1]] + ([[2]] if rule.get("amsgrad") else [])
+        return [[0, 1]]  # nadam; its u_product follows the slots
+
+    def _slot_initial(self, index):
+        if self._kind == "adagrad" and index == 1:
+            return np.float32(self._rule["initial_accumulator_value"])
+        return np.float32(0.0)
+
+    def _model_variables(self):
+        return (self.__dict__.get("_variables") or self.__dict__.get("_fit_variables")
+                or None)
+
+    @property
+    def variables(self):
+        """The optimizer's state as NumPy arrays, in Keras 3's order for this optimizer:
+        the iteration count, the learning rate when it is a float, the per-variable moments
+        in the order Keras's build() creates them (zeros, or Adagrad's initial accumulator,
+        where a variable has not been updated yet), and Nadam's momentum-schedule product.
+        Before the optimizer is used on (or `fit` with) a list of variables, only the first
+        two."""
+        return self._variables_for(self._model_variables())
+
+    def _variables_for(self, trainable_variables):
+        it = self.iterations
+        out = [np.array(it, dtype=np.int32 if it < 2 ** 31 else np.int64)]
+        if isinstance(self._learning_rate, float):
+            out.append(np.array(self._learning_rate, dtype=np.float32))
+        if trainable_variables is None:
+            return out
+        trainable_variables = list(trainable_variables)
+        layout = self._slot_layout()
+        present = sorted({i for call in layout for i in call})
+        c = self._state._c
+        slots = []
+        for v in trainable_variables:
+            got = c.get_slots(v._t)
+            if got:
+                slots.append(dict(zip(present, got)))
+            else:
+                slots.append({i: np.full(tuple(v.shape), self._slot_initial(i), np.float32)
+                              for i in present})
+        for call in layout:
+            for per_var in slots:
+                out.extend(per_var[i] for i in call)
+        if self._kind == "nadam":
+            out.append(np.array(c.u_product, dtype=np.float32))
+        return out
+
+    def _set_variables(self, values, trainable_variables):
+        """Restores state that `variables` (or Keras's optimizer of the same type) gave for
+        `trainable_variables`. A list of just the iteration count and learning rate (an
+        optimizer saved before its first update) restores those. Everything is checked
+        before anything is written: ValueError on a count or shape mismatch."""
+        values = [np.asarray(x) for x in values]
+        trainable_variables = list(trainable_variables)
+        head = 1 + isinstance(self._learning_rate, float)
+        layout = self._slot_layout()
+        per_var = sum(len(call) for call in layout)
+        full = head + per_var * len(trainable_variables) + (self._kind == "nadam")
+        if len(values) not in (head, full):
+            raise ValueError(
+                f"{type(self).__name__} keeps {full} variables for these "
+                f"{len(trainable_variables)} model variables ({head} before it is built), "
+                f"got {len(values)}")
+        for i, x in enumerate(values[:head]):
+            if x.shape != ():
+                raise ValueError(f"optimizer variable {i} should be a scalar, got shape {x.shape}")
+        present = sorted({i for call in layout for i in call})
+        slots = [{} for _ in trainable_variables]
+        if len(values) == full:
+            k = head
+            for call in layout:
+                for j, v in enumerate(trainable_variables):
+                    for i in call:
+                        if tuple(values[k].shape) != tuple(v.shape):
+                            raise ValueError(
+                                f"optimizer variable {k} has shape {tuple(values[k].shape)}, "
+                                f"but model variable '{v.name}' has shape {tuple(v.shape)}")
+                        slots[j][i] = values[k]
+                        k += 1
+            if self._kind == "nadam" and values[k].shape != ():
+                raise ValueError(f"optimizer variable {k} (u_product) should be a scalar, "
+                                 f"got shape {values[k].shape}")
+        c = self._state._c
+        c.iterations = int(values[0])
+        if head == 2:
+            self.learning_rate = float(values[1])
+        if len(values) == full:
+            for v, per in zip(trainable_variables, slots):
+                if present:
+                    c.set_slots(v._t, [np.asarray(per[i], dtype=np.float32) for i in present])
+            if self._kind == "nadam":
+                c.u_product = float(values[-1])
+            self._used = True
+            if self.__dict__.get("_variables") is None:
+                object.__setattr__(self, "_fit_variables", trainable_variables)
+
     # ---- config ------------------------------------------------------------------------
 
     def get_config(self):
