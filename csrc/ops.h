@@ -70,6 +70,7 @@ extern const cnn_op_def cnn_ops_random[];
 extern const cnn_op_def cnn_ops_pool[];
 extern const cnn_op_def cnn_ops_conv[];
 extern const cnn_op_def cnn_ops_image[];
+extern const cnn_op_def cnn_ops_sequence[];
 
 /* Shared helpers (ops_common.c). */
 

@@ -2,7 +2,8 @@
 ActivityRegularization, the dropout/noise layers (regularization.py), BatchNormalization and
 LayerNormalization (normalization.py), the convolutions (convolutional.py), the pooling and
 reshaping layers (pooling.py, reshaping.py), the merge layers (merging.py), the
-preprocessing and image augmentation layers (preprocessing.py) and Lambda."""
+preprocessing and image augmentation layers (preprocessing.py), Embedding,
+TimeDistributed and Lambda."""
 from .activity_regularization import ActivityRegularization
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Convolution1D,
                             Convolution1DTranspose, Convolution2D, Convolution2DTranspose,
@@ -10,6 +11,7 @@ from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Co
                             SeparableConv2D)
 from . import convolutional  # noqa: F401  (Keras 2 path: cnn.layers.convolutional.Conv2D)
 from .core import Activation, Dense
+from .embedding import Embedding
 from .input import Input, InputLayer
 from .input_spec import InputSpec
 from .keras_tensor import KerasTensor
@@ -29,11 +31,13 @@ from .preprocessing import (Normalization, RandomBrightness, RandomContrast, Ran
                             Rescaling, Resizing)
 from .regularization import (AlphaDropout, Dropout, GaussianDropout, GaussianNoise,
                              SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
+from .time_distributed import TimeDistributed
 from .reshaping import (Cropping2D, Flatten, Permute, RepeatVector, Reshape, UpSampling2D,
                         ZeroPadding2D)
 
 __all__ = ["Activation", "ActivityRegularization", "AlphaDropout", "BatchNormalization", "Dense",
-           "Dropout", "GaussianDropout", "GaussianNoise", "Input", "InputLayer", "InputSpec",
+           "Dropout", "Embedding", "GaussianDropout", "GaussianNoise", "Input", "InputLayer",
+           "InputSpec",
            "KerasTensor", "Layer", "LayerNormalization", "SpatialDropout1D", "SpatialDropout2D",
            "SpatialDropout3D", "Add", "Average", "Concatenate", "Dot", "Lambda", "Maximum",
            "Minimum", "Multiply", "Subtract", "add", "average", "concatenate", "dot", "maximum",
@@ -47,4 +51,5 @@ __all__ = ["Activation", "ActivityRegularization", "AlphaDropout", "BatchNormali
            "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose", "DepthwiseConv1D",
            "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
            "Normalization", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
-           "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing"]
+           "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing",
+           "TimeDistributed"]
