@@ -71,6 +71,7 @@ extern const cnn_op_def cnn_ops_pool[];
 extern const cnn_op_def cnn_ops_conv[];
 extern const cnn_op_def cnn_ops_image[];
 extern const cnn_op_def cnn_ops_sequence[];
+extern const cnn_op_def cnn_ops_recurrent[];
 
 /* Shared helpers (ops_common.c). */
 

@@ -2,9 +2,10 @@
 ActivityRegularization, the dropout/noise layers (regularization.py), BatchNormalization and
 LayerNormalization (normalization.py), the convolutions (convolutional.py), the pooling and
 reshaping layers (pooling.py, reshaping.py), the merge layers (merging.py), the
-preprocessing and image augmentation layers (preprocessing.py), Embedding,
+preprocessing and image augmentation layers (preprocessing.py), Embedding, LSTM, GRU,
 TimeDistributed and Lambda."""
 from .activity_regularization import ActivityRegularization
+from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Convolution1D,
                             Convolution1DTranspose, Convolution2D, Convolution2DTranspose,
                             DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
@@ -32,11 +33,13 @@ from .preprocessing import (Normalization, RandomBrightness, RandomContrast, Ran
 from .regularization import (AlphaDropout, Dropout, GaussianDropout, GaussianNoise,
                              SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from .time_distributed import TimeDistributed
+from .recurrent import GRU, LSTM
 from .reshaping import (Cropping2D, Flatten, Permute, RepeatVector, Reshape, UpSampling2D,
                         ZeroPadding2D)
 
 __all__ = ["Activation", "ActivityRegularization", "AlphaDropout", "BatchNormalization", "Dense",
-           "Dropout", "Embedding", "GaussianDropout", "GaussianNoise", "Input", "InputLayer",
+           "AdditiveAttention", "Attention", "MultiHeadAttention",
+           "Dropout", "Embedding", "GRU", "LSTM", "GaussianDropout", "GaussianNoise", "Input", "InputLayer",
            "InputSpec",
            "KerasTensor", "Layer", "LayerNormalization", "SpatialDropout1D", "SpatialDropout2D",
            "SpatialDropout3D", "Add", "Average", "Concatenate", "Dot", "Lambda", "Maximum",
