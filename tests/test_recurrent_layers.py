@@ -1,4 +1,4 @@
-"""Recurrent layers: LSTM and GRU against real Keras 3 (torch backend) for outputs and training."""
+"""Recurrent layers: SimpleRNN, LSTM and GRU against real Keras 3 (torch backend) for outputs and training."""
 import numpy as np
 import pytest
 
@@ -37,7 +37,10 @@ def twins(units, head=True, cls="LSTM", **kw):
     {}, dict(return_sequences=True), dict(go_backwards=True),
     dict(go_backwards=True, return_sequences=True), dict(use_bias=False),
     dict(activation="relu", recurrent_activation="hard_sigmoid"),
-    dict(activation="sigmoid", recurrent_activation="tanh")]] + [("LSTM", dict(unit_forget_bias=False))],
+    dict(activation="sigmoid", recurrent_activation="tanh")]] + [("LSTM", dict(unit_forget_bias=False))]
+    + [("SimpleRNN", kw) for kw in [{}, dict(return_sequences=True), dict(go_backwards=True),
+                                    dict(use_bias=False), dict(activation="relu"),
+                                    dict(activation="sigmoid", go_backwards=True, return_sequences=True)]],
     ids=str)
 def test_outputs_match_keras(cls, kw):
     k, c = twins(7, head=False, cls=cls, **kw)
@@ -84,7 +87,7 @@ def test_lstm_shapes_config_and_errors():
         cnn.layers.LSTM(3, dropout=0.1)
 
 
-@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+@pytest.mark.parametrize("cls", ["LSTM", "GRU", "SimpleRNN"])
 @pytest.mark.parametrize("opt,kw", [("SGD", dict(learning_rate=0.1)), ("Adam", dict(learning_rate=0.01))])
 @pytest.mark.parametrize("lstm_kw", [{}, dict(go_backwards=True)], ids=str)
 def test_regression_trains_like_keras(opt, kw, lstm_kw, cls):
@@ -102,7 +105,7 @@ def test_regression_trains_like_keras(opt, kw, lstm_kw, cls):
         np.testing.assert_allclose(wc, np.asarray(wk), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+@pytest.mark.parametrize("cls", ["LSTM", "GRU", "SimpleRNN"])
 def test_eager_gradient_matches_keras(cls):
     k, c = twins(4, head=False, cls=cls, return_sequences=True)
     x, _ = data(2)
@@ -137,3 +140,24 @@ def test_gru_weights_config_and_errors():
         cnn.layers.GRU(3, reset_after=False)
     with pytest.raises(ValueError, match="`recurrent_activation` must be one of"):
         cnn.layers.GRU(3, recurrent_activation="softmax")
+
+
+def test_simple_rnn_weights_config_and_errors():
+    layer = cnn.layers.SimpleRNN(3)
+    layer.build((None, 4, 2))
+    kl = keras.layers.SimpleRNN(3)
+    kl.build((None, 4, 2))
+    assert [w.shape for w in layer.weights] == [tuple(w.shape) for w in kl.weights]
+    assert [w.name for w in layer.weights] == ["kernel", "recurrent_kernel", "bias"]
+    cfg = cnn.layers.SimpleRNN(5, activation="relu", go_backwards=True).get_config()
+    assert "recurrent_activation" not in cfg and "unit_forget_bias" not in cfg
+    again = cnn.layers.SimpleRNN.from_config(cfg)
+    assert again.units == 5 and again.go_backwards and again.get_config()["activation"] == "relu"
+    assert again.compute_output_shape((None, 4, 2)) == (None, 5)
+    assert not isinstance(cnn.layers.GRU(2), cnn.layers.LSTM)
+    with pytest.raises(TypeError, match="Unrecognized keyword"):
+        cnn.layers.SimpleRNN(3, recurrent_activation="sigmoid")
+    with pytest.raises(TypeError, match="Unrecognized keyword"):
+        cnn.layers.GRU(3, unit_forget_bias=True)
+    with pytest.raises(ValueError, match="`activation` must be one of"):
+        cnn.layers.SimpleRNN(3, activation="gelu")

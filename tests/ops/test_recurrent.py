@@ -197,3 +197,84 @@ def test_gru_empty_and_errors():
         forward("gru", [x, w, r, b], ints=[3])
     with pytest.raises(ValueError, match=re.escape("gru: unknown activation code 7")):
         forward("gru", [x, w, r, b], ints=[0, 7])
+
+
+@pytest.mark.parametrize("op,ref,make", [("lstm", lstm_numpy, lstm_inputs), ("gru", gru_numpy, gru_inputs)])
+def test_saturated_gates_stay_finite_and_exact(op, ref, make):
+    # Pre-activations far past exp's float32 range (the kernels' exp clamps) and tiny ones
+    # (tanh's small-argument series) both match float64.
+    for scale in (200.0, 1e-3):
+        ins = make(3, 5, 4, 6, seed=11)
+        ins[0] = ins[0] * np.float32(scale)
+        out = forward(op, ins, ints=[0])
+        assert np.all(np.isfinite(out))
+        with np.errstate(over="ignore"):
+            want = ref(*[a.astype(np.float64) for a in ins])
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+
+
+# ---- simple_rnn ---------------------------------------------------------------------
+
+
+def rnn_inputs(n, t, f, u, bias=True, seed=0):
+    ins = [rand(n, t, f, seed=seed), rand(f, u, seed=seed + 1, scale=0.5),
+           rand(u, u, seed=seed + 2, scale=0.5)]
+    return ins + [rand(u, seed=seed + 3, scale=0.5)] if bias else ins
+
+
+def rnn_numpy(x, w, r, b=None, back=False, act=0):
+    n, t, _ = x.shape
+    h = np.zeros((n, r.shape[0]))
+    out = []
+    for s in range(t):
+        h = ACTS[act](x[:, t - 1 - s if back else s] @ w + h @ r + (0 if b is None else b))
+        out.append(h)
+    return np.stack(out, 1)
+
+
+@pytest.mark.parametrize("back", [0, 1])
+@pytest.mark.parametrize("act", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("n,t,f,u,bias", [(2, 3, 2, 2, True), (1, 1, 3, 1, True), (3, 4, 1, 3, False)],
+                         ids=str)
+def test_simple_rnn_forward_matches_numpy(n, t, f, u, bias, back, act):
+    ins = rnn_inputs(n, t, f, u, bias)
+    out = forward("simple_rnn", ins, ints=[back, act])
+    want = rnn_numpy(*[a.astype(np.float64) for a in ins], back=bool(back), act=act)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("back", [0, 1])
+@pytest.mark.parametrize("act", [0, 1, 3])
+@pytest.mark.parametrize("n,t,f,u,bias", [(2, 3, 2, 2, True), (1, 2, 1, 1, True), (2, 3, 2, 1, False)],
+                         ids=str)
+def test_simple_rnn_grad(n, t, f, u, bias, back, act):
+    check_grad("simple_rnn", rnn_inputs(n, t, f, u, bias, seed=4), ints=[back, act])
+
+
+@requires_torch
+@pytest.mark.parametrize("back", [0, 1])
+@pytest.mark.parametrize("act", [0, 2])
+@pytest.mark.parametrize("n,t,f,u", [(4, 7, 5, 6), (16, 20, 8, 32), (3, 1, 2, 2)], ids=str)
+def test_simple_rnn_torch(n, t, f, u, back, act):
+    def fn(x, w, r, b):
+        m = torch.nn.RNN(f, u, batch_first=True, nonlinearity=["tanh", "sigmoid", "relu"][act])
+        params = {"weight_ih_l0": w.T, "weight_hh_l0": r.T, "bias_ih_l0": b,
+                  "bias_hh_l0": torch.zeros(u)}
+        y, _ = torch.func.functional_call(m, params, (x.flip(1) if back else x,))
+        return y
+    ins = rnn_inputs(n, t, f, u)
+    ins[2] = ins[2] / np.float32(np.sqrt(u))  # a contracting recurrence: relu would blow up
+    check_torch("simple_rnn", ins, fn, ints=[back, act],
+                rtol=1e-4, atol=1e-5)  # BPTT sums over steps: float32 order differs from torch's
+
+
+def test_simple_rnn_empty_and_errors():
+    assert forward("simple_rnn", rnn_inputs(0, 3, 2, 2)).shape == (0, 3, 2)
+    assert forward("simple_rnn", rnn_inputs(2, 0, 2, 2)).shape == (2, 0, 2)
+    x, w, r, b = rnn_inputs(2, 3, 2, 2)
+    with pytest.raises(ValueError, match=re.escape("simple_rnn: needs x (N, T, F)")):
+        forward("simple_rnn", [x, w, r, b[:1]])
+    with pytest.raises(ValueError, match=re.escape("simple_rnn: ints are [go_backwards,")):
+        forward("simple_rnn", [x, w, r, b], ints=[0, 0, 0])
+    with pytest.raises(ValueError, match=re.escape("simple_rnn: unknown activation code 9")):
+        forward("simple_rnn", [x, w, r, b], ints=[0, 9])

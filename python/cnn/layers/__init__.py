@@ -2,7 +2,7 @@
 ActivityRegularization, the dropout/noise layers (regularization.py), BatchNormalization and
 LayerNormalization (normalization.py), the convolutions (convolutional.py), the pooling and
 reshaping layers (pooling.py, reshaping.py), the merge layers (merging.py), the
-preprocessing and image augmentation layers (preprocessing.py), Embedding, LSTM, GRU,
+preprocessing and image augmentation layers (preprocessing.py), Embedding, SimpleRNN, LSTM, GRU,
 TimeDistributed and Lambda."""
 from .activity_regularization import ActivityRegularization
 from .attention import AdditiveAttention, Attention, MultiHeadAttention
@@ -33,13 +33,13 @@ from .preprocessing import (Normalization, RandomBrightness, RandomContrast, Ran
 from .regularization import (AlphaDropout, Dropout, GaussianDropout, GaussianNoise,
                              SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from .time_distributed import TimeDistributed
-from .recurrent import GRU, LSTM
+from .recurrent import GRU, LSTM, SimpleRNN
 from .reshaping import (Cropping2D, Flatten, Permute, RepeatVector, Reshape, UpSampling2D,
                         ZeroPadding2D)
 
 __all__ = ["Activation", "ActivityRegularization", "AlphaDropout", "BatchNormalization", "Dense",
            "AdditiveAttention", "Attention", "MultiHeadAttention",
-           "Dropout", "Embedding", "GRU", "LSTM", "GaussianDropout", "GaussianNoise", "Input", "InputLayer",
+           "Dropout", "Embedding", "GRU", "LSTM", "SimpleRNN", "GaussianDropout", "GaussianNoise", "Input", "InputLayer",
            "InputSpec",
            "KerasTensor", "Layer", "LayerNormalization", "SpatialDropout1D", "SpatialDropout2D",
            "SpatialDropout3D", "Add", "Average", "Concatenate", "Dot", "Lambda", "Maximum",

@@ -1,6 +1,6 @@
-"""Recurrent layers on fused engine ops: LSTM and GRU each run the whole sequence in one
-op ("lstm", "gru": one GEMM for the input projection of every step, one per step for the
-recurrence, BPTT in its backward)."""
+"""Recurrent layers on fused engine ops: SimpleRNN, LSTM and GRU each run the whole sequence
+in one op ("simple_rnn", "lstm", "gru": one GEMM for the input projection of every step, one
+per step for the recurrence, BPTT in its backward)."""
 import numpy as np
 
 from .. import activations, backend, initializers, regularizers
@@ -20,6 +20,12 @@ def _act_code(identifier, what):
                      f"recurrent op implements). Received: {what}={identifier!r}")
 
 
+def _reject(kwargs, cls, names):
+    bad = sorted(k for k in names if k in kwargs)
+    if bad:
+        raise TypeError(f"Unrecognized keyword argument(s) passed to {cls}: {bad}")
+
+
 class _UnitForgetBias:
     """Keras's LSTM bias with unit_forget_bias: the forget gate's slice is ones."""
 
@@ -32,36 +38,12 @@ class _UnitForgetBias:
                                np.asarray(self.init((2 * u,)), np.float32)])
 
 
-class LSTM(Layer):
-    _op, _gates = "lstm", 4
+class _FusedRNN(Layer):
+    _op, _gates = None, 1
 
-    """Long Short-Term Memory (Hochreiter & Schmidhuber, 1997) over (batch, timesteps,
-    features) inputs, Keras 3's cell: gates i, f, c, o from
-    `x_t @ kernel + h @ recurrent_kernel + bias`, `c = f * c + i * activation(g)`,
-    `h = o * activation(c)`, zero initial states.
-
-    Weights (Keras's layout, so `set_weights` takes Keras's `get_weights()`): kernel
-    (features, 4 * units), recurrent_kernel (units, 4 * units), bias (4 * units,).
-
-    Args:
-        units: size of the hidden state, a positive integer.
-        activation: "tanh" (default), "sigmoid", "relu", "linear" or "hard_sigmoid".
-        recurrent_activation: the gates' activation, one of the same (default "sigmoid").
-        use_bias: whether to add the bias (default True).
-        kernel_initializer: initializer of the kernel (default "glorot_uniform").
-        recurrent_initializer: initializer of the recurrent kernel (default "orthogonal").
-        bias_initializer: initializer of the bias (default "zeros").
-        unit_forget_bias: initialise the forget gate's bias to ones (default True), as
-            Keras, on top of `bias_initializer` for the other gates.
-        kernel_regularizer, recurrent_regularizer, bias_regularizer: regularizers of the
-            weights (default None).
-        activity_regularizer: regularizer of the output (default None).
-        return_sequences: return the hidden state of every step (batch, timesteps, units)
-            instead of the last one (batch, units) (default False).
-        go_backwards: process the sequence from its end; with return_sequences the output
-            is in processing order, i.e. reversed, as Keras (default False).
-        **kwargs: base Layer arguments (name, trainable, dtype, input_shape, ...).
-    """
+    """Shared machinery of the fused recurrent layers: weights kernel, recurrent_kernel and
+    bias in Keras's layout, one engine op over the whole sequence, the last step sliced out
+    unless return_sequences."""
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -117,14 +99,16 @@ class LSTM(Layer):
 
     def _bias_shape_and_init(self):
         u = self.units
+        if self._gates == 1:
+            return (u,), self.bias_initializer
         init = (_UnitForgetBias(self.bias_initializer, u) if self.unit_forget_bias
                 else self.bias_initializer)
         return (4 * u,), init
 
     def call(self, inputs):
         weights = [self.kernel, self.recurrent_kernel] + ([self.bias] if self.use_bias else [])
-        seq = backend.op(self._op, [inputs] + weights,
-                         ints=[int(self.go_backwards), self._act, self._ract])
+        ints = [int(self.go_backwards), self._act] + ([self._ract] if self._gates > 1 else [])
+        seq = backend.op(self._op, [inputs] + weights, ints=ints)
         if self.return_sequences:
             return seq
         steps = seq.shape[1]
@@ -157,7 +141,53 @@ class LSTM(Layer):
                 "return_sequences": self.return_sequences, "go_backwards": self.go_backwards}
 
 
-class GRU(LSTM):
+class LSTM(_FusedRNN):
+    """Long Short-Term Memory (Hochreiter & Schmidhuber, 1997) over (batch, timesteps,
+    features) inputs, Keras 3's cell: gates i, f, c, o from
+    `x_t @ kernel + h @ recurrent_kernel + bias`, `c = f * c + i * activation(g)`,
+    `h = o * activation(c)`, zero initial states.
+
+    Weights (Keras's layout, so `set_weights` takes Keras's `get_weights()`): kernel
+    (features, 4 * units), recurrent_kernel (units, 4 * units), bias (4 * units,).
+
+    Args:
+        units: size of the hidden state, a positive integer.
+        activation: "tanh" (default), "sigmoid", "relu", "linear" or "hard_sigmoid".
+        recurrent_activation: the gates' activation, one of the same (default "sigmoid").
+        use_bias: whether to add the bias (default True).
+        kernel_initializer: initializer of the kernel (default "glorot_uniform").
+        recurrent_initializer: initializer of the recurrent kernel (default "orthogonal").
+        bias_initializer: initializer of the bias (default "zeros").
+        unit_forget_bias: initialise the forget gate's bias to ones (default True), as
+            Keras, on top of `bias_initializer` for the other gates.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: regularizers of the
+            weights (default None).
+        activity_regularizer: regularizer of the output (default None).
+        return_sequences: return the hidden state of every step (batch, timesteps, units)
+            instead of the last one (batch, units) (default False).
+        go_backwards: process the sequence from its end; with return_sequences the output
+            is in processing order, i.e. reversed, as Keras (default False).
+        **kwargs: base Layer arguments (name, trainable, dtype, input_shape, ...).
+    """
+    _op, _gates = "lstm", 4
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 return_sequences=False, go_backwards=False, **kwargs):
+        super().__init__(units, activation=activation, recurrent_activation=recurrent_activation,
+                         use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer,
+                         bias_initializer=bias_initializer, unit_forget_bias=unit_forget_bias,
+                         kernel_regularizer=kernel_regularizer,
+                         recurrent_regularizer=recurrent_regularizer,
+                         bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer,
+                         return_sequences=return_sequences, go_backwards=go_backwards, **kwargs)
+
+
+class GRU(_FusedRNN):
     """Gated Recurrent Unit (Cho et al., 2014) over (batch, timesteps, features) inputs,
     Keras 3's default cell (reset_after=True): gates z, r, h with
     `xp = x_t @ kernel + bias[0]`, `q = h @ recurrent_kernel + bias[1]`,
@@ -191,6 +221,7 @@ class GRU(LSTM):
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None, return_sequences=False,
                  go_backwards=False, **kwargs):
+        _reject(kwargs, "GRU", ("unit_forget_bias",))
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation,
                          use_bias=use_bias, kernel_initializer=kernel_initializer,
                          recurrent_initializer=recurrent_initializer,
@@ -207,4 +238,51 @@ class GRU(LSTM):
     def get_config(self):
         config = super().get_config()
         del config["unit_forget_bias"]
+        return config
+
+
+class SimpleRNN(_FusedRNN):
+    """Fully-connected RNN over (batch, timesteps, features) inputs:
+    `h = activation(x_t @ kernel + h @ recurrent_kernel + bias)`, zero initial state.
+
+    Weights (Keras's layout, so `set_weights` takes Keras's `get_weights()`): kernel
+    (features, units), recurrent_kernel (units, units), bias (units,).
+
+    Args:
+        units: size of the hidden state, a positive integer.
+        activation: "tanh" (default), "sigmoid", "relu", "linear" or "hard_sigmoid".
+        use_bias: whether to add the bias (default True).
+        kernel_initializer: initializer of the kernel (default "glorot_uniform").
+        recurrent_initializer: initializer of the recurrent kernel (default "orthogonal").
+        bias_initializer: initializer of the bias (default "zeros").
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: regularizers of the
+            weights (default None).
+        activity_regularizer: regularizer of the output (default None).
+        return_sequences: return the hidden state of every step (batch, timesteps, units)
+            instead of the last one (batch, units) (default False).
+        go_backwards: process the sequence from its end; with return_sequences the output
+            is in processing order, i.e. reversed, as Keras (default False).
+        **kwargs: base Layer arguments (name, trainable, dtype, input_shape, ...).
+    """
+    _op, _gates = "simple_rnn", 1
+
+    def __init__(self, units, activation="tanh", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, return_sequences=False,
+                 go_backwards=False, **kwargs):
+        _reject(kwargs, "SimpleRNN", ("recurrent_activation", "unit_forget_bias"))
+        super().__init__(units, activation=activation, use_bias=use_bias,
+                         kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer,
+                         bias_initializer=bias_initializer, unit_forget_bias=False,
+                         kernel_regularizer=kernel_regularizer,
+                         recurrent_regularizer=recurrent_regularizer,
+                         bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer,
+                         return_sequences=return_sequences, go_backwards=go_backwards, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["unit_forget_bias"], config["recurrent_activation"]
         return config
