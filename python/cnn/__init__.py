@@ -25,11 +25,23 @@ def set_num_threads(n):
     _C.set_num_threads(int(n))
 
 
-# The Keras-style API. Imported last: each builds on the engine above.
-from . import ops, activations, initializers, losses, metrics, optimizers, callbacks  # noqa: E402
-from . import regularizers  # noqa: E402
-from . import layers, models, utils  # noqa: E402
-from . import saving, applications  # noqa: E402
+# The Keras-style API, imported on first use (PEP 562): `import cnn` stays close to NumPy's own
+# import time, and `cnn.layers`, `from cnn.models import Sequential` etc. work as usual.
+_SUBMODULES = ("ops", "activations", "initializers", "losses", "metrics", "optimizers", "callbacks",
+               "regularizers", "layers", "models", "utils", "saving", "applications")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'cnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES))
+
 
 # Threads for OpenBLAS and the engine, now that the import is done (see _blas.py).
 _C.set_num_threads(_blas.DEFAULT_THREADS)
