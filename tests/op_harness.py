@@ -33,18 +33,23 @@ def vjp(name, inputs, out_grad, ints=(), floats=(), training=False, seed=0):
 
 
 def check_grad(name, inputs, ints=(), floats=(), wrt=None, eps=1e-2, rtol=2e-2, atol=2e-3,
-               mask=None, seed=0):
+               mask=None, seed=0, training=False, op_seed=0):
     """Central differences of L = sum(op(x) * r) against op_vjp.
 
     The kernels are float32, so the differences are taken with a step of `eps` in float32
     and compared in float64 with tolerances that fit float32 rounding. `mask(i, x)` may
     return a boolean array of the entries of input i to compare (drop kinks like relu's 0).
+    `training` and `op_seed` are the op's call arguments (a stochastic op's masks are fixed
+    by its seed, so its gradient is checked like any other).
     """
     rng = np.random.default_rng(seed)
     inputs = as32(inputs)
-    out = forward(name, inputs, ints, floats)
+    def run():
+        return forward(name, inputs, ints, floats, training, op_seed)
+
+    out = run()
     r = rng.standard_normal(np.shape(out)).astype(np.float32)
-    grads = vjp(name, inputs, r, ints, floats)
+    grads = vjp(name, inputs, r, ints, floats, training, op_seed)
     wrt = range(len(inputs)) if wrt is None else wrt
     for i in wrt:
         x = inputs[i]
@@ -53,9 +58,9 @@ def check_grad(name, inputs, ints=(), floats=(), wrt=None, eps=1e-2, rtol=2e-2, 
         for j in range(flat.size):
             orig = flat[j]
             flat[j] = orig + eps
-            fp = np.sum(np.asarray(forward(name, inputs, ints, floats), np.float64) * r)
+            fp = np.sum(np.asarray(run(), np.float64) * r)
             flat[j] = orig - eps
-            fm = np.sum(np.asarray(forward(name, inputs, ints, floats), np.float64) * r)
+            fm = np.sum(np.asarray(run(), np.float64) * r)
             flat[j] = orig
             num.reshape(-1)[j] = (fp - fm) / (2 * eps)
         got = np.asarray(grads[i], np.float64)

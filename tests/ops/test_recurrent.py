@@ -275,6 +275,6 @@ def test_simple_rnn_empty_and_errors():
     with pytest.raises(ValueError, match=re.escape("simple_rnn: needs x (N, T, F)")):
         forward("simple_rnn", [x, w, r, b[:1]])
     with pytest.raises(ValueError, match=re.escape("simple_rnn: ints are [go_backwards,")):
-        forward("simple_rnn", [x, w, r, b], ints=[0, 0, 0])
+        forward("simple_rnn", [x, w, r, b], ints=[2])
     with pytest.raises(ValueError, match=re.escape("simple_rnn: unknown activation code 9")):
         forward("simple_rnn", [x, w, r, b], ints=[0, 9])

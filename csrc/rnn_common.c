@@ -1,0 +1,336 @@
+/* rnn_common.c: the parts of the fused recurrent ops that do not depend on the cell:
+ * attribute and shape checks, buffer layout, input projection with dropout, masks, the
+ * emitted final states, and the gradients of the inputs (see rnn_common.h). */
+#include <string.h>
+
+#include "blas.h"
+#include "rnn_common.h"
+
+typedef struct {
+    int back, act, ract, flags;
+    int64_t seed;
+    double drop, rdrop;
+} rnn_attrs;
+
+static rnn_attrs read_attrs(const cnn_attrs *a, int n_in) {
+    rnn_attrs r = {
+        a->n_int > 0 ? (int)a->i[0] : 0,
+        a->n_int > 1 ? (int)a->i[1] : RNN_TANH,
+        a->n_int > 2 ? (int)a->i[2] : RNN_SIGMOID,
+        a->n_int > 3 ? (int)a->i[3] : (n_in > 3 ? RNN_HAS_BIAS : 0),
+        a->n_int > 4 ? a->i[4] : 0,
+        a->n_float > 0 ? a->f[0] : 0.0,
+        a->n_float > 1 ? a->f[1] : 0.0,
+    };
+    return r;
+}
+
+static int n_states(rnn_cell cell) { return cell == CELL_LSTM ? 2 : 1; }
+static int n_gates(rnn_cell cell) { return cell == CELL_LSTM ? 4 : cell == CELL_GRU ? 3 : 1; }
+
+static int input_count(rnn_cell cell, int flags) {
+    return 3 + !!(flags & RNN_HAS_BIAS) + (flags & RNN_HAS_STATE ? n_states(cell) : 0) +
+           !!(flags & RNN_HAS_MASK);
+}
+
+/* The layout a message names: "x (N, T, F), kernel (F, 4u), ..." for this cell. */
+static const char *layout(rnn_cell cell, int flags) {
+    switch (cell) {
+    case CELL_LSTM: return "x (N, T, F), kernel (F, 4u), recurrent_kernel (u, 4u), bias (4u)";
+    case CELL_GRU:
+        return flags & RNN_RESET_BEFORE
+                   ? "x (N, T, F), kernel (F, 3u), recurrent_kernel (u, 3u), bias (3u)"
+                   : "x (N, T, F), kernel (F, 3u), recurrent_kernel (u, 3u), bias (2, 3u)";
+    default: return "x (N, T, F), kernel (F, u), recurrent_kernel (u, u), bias (u)";
+    }
+}
+
+static int bias_fits(rnn_cell cell, int flags, const cnn_shape *b, int64_t g) {
+    if (cell == CELL_GRU && !(flags & RNN_RESET_BEFORE))
+        return b->ndim == 2 && b->dim[0] == 2 && b->dim[1] == g;
+    return b->ndim == 1 && b->dim[0] == g;
+}
+
+static int batch_fits(int64_t a, int64_t b) { return a == -1 || b == -1 || a == b; }
+
+cnn_status rnn_infer(rnn_cell cell, const char *op, int n_in, const cnn_shape *const *in,
+                     const cnn_attrs *a, cnn_shape *out) {
+    rnn_attrs at = read_attrs(a, n_in);
+    if (a->n_int > 5 || (at.back != 0 && at.back != 1))
+        return cnn_fail(CNN_ERR_VALUE, "%s: ints are [go_backwards, activation, "
+                        "recurrent_activation, flags, seed] with go_backwards 0 or 1", op);
+    for (int k = 1; k < 3 && k < a->n_int; k++)
+        if (a->i[k] < 0 || a->i[k] >= RNN_N_ACT)
+            return cnn_fail(CNN_ERR_VALUE, "%s: unknown activation code %lld (0 tanh, 1 sigmoid, "
+                            "2 relu, 3 linear, 4 hard_sigmoid)", op, (long long)a->i[k]);
+    if (at.flags < 0 || at.flags > RNN_ALL_FLAGS ||
+        (cell != CELL_GRU && (at.flags & RNN_RESET_BEFORE)))
+        return cnn_fail(CNN_ERR_VALUE, "%s: unknown flags %d (ints[3]: 1 bias, 2 initial state, "
+                        "4 mask, 8 emit states, 16 zero masked outputs%s)", op, at.flags,
+                        cell == CELL_GRU ? ", 32 reset before" : "");
+    if (a->n_float > 2 || at.drop < 0 || at.drop > 1 || at.rdrop < 0 || at.rdrop > 1)
+        return cnn_fail(CNN_ERR_VALUE, "%s: floats are [dropout, recurrent_dropout], each in "
+                        "[0, 1]", op);
+    if (n_in != input_count(cell, at.flags))
+        return cnn_fail(CNN_ERR_VALUE, "%s: flags %d announce %d inputs, got %d", op, at.flags,
+                        input_count(cell, at.flags), n_in);
+    const cnn_shape *x = in[0], *w = in[1], *r = in[2];
+    int k = 3;
+    const cnn_shape *b = at.flags & RNN_HAS_BIAS ? in[k++] : NULL;
+    int bias_ndim = cell == CELL_GRU && !(at.flags & RNN_RESET_BEFORE) ? 2 : 1;
+    if (x->ndim != 3 || w->ndim != 2 || r->ndim != 2 || (b && b->ndim != bias_ndim))
+        return cnn_fail(CNN_ERR_SHAPE, "%s: needs %s; got x %s, kernel %s, recurrent_kernel %s%s%s",
+                        op, layout(cell, at.flags), cnn_shape_fmt(x), cnn_shape_fmt(w),
+                        cnn_shape_fmt(r), b ? ", bias " : "", b ? cnn_shape_fmt(b) : "");
+    int64_t u = r->dim[0], g = n_gates(cell) * u;
+    if (u < 0 || w->dim[0] < 0 || w->dim[1] != g || r->dim[1] != g ||
+        (x->dim[2] != -1 && x->dim[2] != w->dim[0]) || (b && !bias_fits(cell, at.flags, b, g)))
+        return cnn_fail(CNN_ERR_SHAPE, "%s: shapes do not fit %s: x %s, kernel %s, "
+                        "recurrent_kernel %s%s%s", op, layout(cell, at.flags), cnn_shape_fmt(x),
+                        cnn_shape_fmt(w), cnn_shape_fmt(r), b ? ", bias " : "",
+                        b ? cnn_shape_fmt(b) : "");
+    if (at.flags & RNN_HAS_STATE)
+        for (int s = 0; s < n_states(cell); s++, k++) {
+            const cnn_shape *h = in[k];
+            if (h->ndim != 2 || h->dim[1] != u || !batch_fits(h->dim[0], x->dim[0]))
+                return cnn_fail(CNN_ERR_SHAPE, "%s: initial state %d must be (N, u) = (%lld, %lld) "
+                                "for x %s; got %s", op, s, (long long)x->dim[0], (long long)u,
+                                cnn_shape_fmt(x), cnn_shape_fmt(h));
+        }
+    if (at.flags & RNN_HAS_MASK) {
+        const cnn_shape *m = in[k];
+        if (m->ndim != 2 || !batch_fits(m->dim[0], x->dim[0]) || m->dim[1] != x->dim[1])
+            return cnn_fail(CNN_ERR_SHAPE, "%s: mask must be (N, T) = (%lld, %lld) for x %s; got %s",
+                            op, (long long)x->dim[0], (long long)x->dim[1], cnn_shape_fmt(x),
+                            cnn_shape_fmt(m));
+    }
+    *out = *x;
+    out->dim[1] = x->dim[1] + (at.flags & RNN_EMIT_STATES ? n_states(cell) : 0);
+    out->dim[2] = u;
+    return CNN_OK;
+}
+
+/* Floats the cell keeps from forward to backward before the states H (with a mask). */
+static int64_t cell_aux(rnn_cell cell, int64_t n, int64_t t, int64_t u) {
+    return cell == CELL_LSTM ? n * t * 5 * u : cell == CELL_GRU ? n * t * 4 * u : 0;
+}
+
+rnn_run rnn_setup(cnn_op_ctx *c, rnn_cell cell) {
+    rnn_attrs a = read_attrs(c->attrs, c->n_in);
+    const cnn_shape *xs = c->in_shape[0];
+    rnn_run r;
+    memset(&r, 0, sizeof r);
+    r.cell = cell;
+    r.n = xs->dim[0], r.t = xs->dim[1], r.f = xs->dim[2], r.u = c->in_shape[2]->dim[0];
+    r.g = n_gates(cell) * r.u;
+    r.back = a.back, r.act = a.act, r.ract = cell == CELL_SIMPLE ? RNN_LINEAR : a.ract;
+    r.flags = a.flags, r.ns = n_states(cell);
+    r.emit = a.flags & RNN_EMIT_STATES ? r.ns : 0;
+    r.x = c->in[0], r.w = c->in[1], r.rk = c->in[2];
+    r.h0_in = r.c0_in = -1;
+    int k = 3;
+    if (a.flags & RNN_HAS_BIAS) r.bias = c->in[k++];
+    if (a.flags & RNN_HAS_STATE) {
+        r.h0_in = k, r.h0 = c->in[k++];
+        if (cell == CELL_LSTM) r.c0_in = k, r.c0 = c->in[k++];
+    }
+    if (a.flags & RNN_HAS_MASK) r.mask = c->in[k++];
+    r.drop = c->training && a.drop > 0 && a.drop < 1 ? (float)a.drop : 0.0f;
+    r.rdrop = c->training && a.rdrop > 0 && a.rdrop < 1 ? (float)a.rdrop : 0.0f;
+    uint64_t base = a.seed ? cnn_seed_mix(c->seed, (uint64_t)a.seed) : c->seed;
+    r.seed_x = cnn_seed_mix(base, 1), r.seed_r = cnn_seed_mix(base, 2);
+    r.y = c->out, r.dy = c->out_grad, r.ystride = (r.t + r.emit) * r.u;
+    if (r.mask) r.hs = c->aux + cell_aux(cell, r.n, r.t, r.u), r.hstride = r.t * r.u;
+    else r.hs = c->out, r.hstride = r.ystride;
+    return r;
+}
+
+int64_t rnn_aux_size(const cnn_op_ctx *c, rnn_cell cell) {
+    rnn_attrs a = read_attrs(c->attrs, c->n_in);
+    int64_t n = c->in_shape[0]->dim[0], t = c->in_shape[0]->dim[1], u = c->in_shape[2]->dim[0];
+    return cell_aux(cell, n, t, u) + (a.flags & RNN_HAS_MASK ? n * t * u : 0);
+}
+
+static int64_t work_floats(int64_t n, int64_t t, int64_t f, int64_t u, int64_t g, int drop) {
+    return n * t * g + n * g + 5 * n * u + n + (drop ? n * t * f : 0);
+}
+
+int64_t rnn_work_size(const cnn_op_ctx *c, rnn_cell cell) {
+    rnn_attrs a = read_attrs(c->attrs, c->n_in);
+    const cnn_shape *x = c->in_shape[0];
+    int64_t u = c->in_shape[2]->dim[0];
+    return work_floats(x->dim[0], x->dim[1], x->dim[2], u, n_gates(cell) * u, a.drop > 0);
+}
+
+rnn_work rnn_work_split(const rnn_run *r, float *work) {
+    int64_t nu = r->n * r->u;
+    rnn_work w;
+    w.big = work, w.q = w.big + r->n * r->t * r->g, w.dh = w.q + r->n * r->g;
+    w.carry = w.dh + nu, w.dc = w.carry + nu, w.hd = w.dc + nu, w.tmp = w.hd + nu;
+    w.first = w.tmp + nu, w.xd = w.first + r->n;
+    return w;
+}
+
+/* Keep factor of dropout element `index`: 1 / (1 - rate), or 0 when dropped. */
+static inline float keep(uint64_t seed, float rate, int64_t index) {
+    return cnn_rand_uniform(seed, (uint64_t)index) >= rate ? 1.0f / (1.0f - rate) : 0.0f;
+}
+
+const float *rnn_rec_input(const rnn_run *r, int64_t s, float *buf, int64_t *ld) {
+    const float *h = rnn_prev_h(r, s, ld);
+    if (!h || r->rdrop == 0.0f) return h;
+    for (int64_t i = 0; i < r->n; i++)
+        for (int64_t j = 0; j < r->u; j++)
+            buf[i * r->u + j] = h[i * *ld + j] * keep(r->seed_r, r->rdrop, i * r->u + j);
+    *ld = r->u;
+    return buf;
+}
+
+void rnn_rec_mask_grad(const rnn_run *r, float *m) {
+    if (r->rdrop == 0.0f) return;
+    for (int64_t k = 0; k < r->n * r->u; k++) m[k] *= keep(r->seed_r, r->rdrop, k);
+}
+
+/* x times the input dropout mask (one (N, F) mask for every step) into xd. */
+static void drop_inputs(const rnn_run *r, float *xd) {
+    int64_t T = r->t, F = r->f;
+    for (int64_t i = 0; i < r->n; i++)
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t f = 0; f < F; f++)
+                xd[(i * T + t) * F + f] = r->x[(i * T + t) * F + f] * keep(r->seed_x, r->drop, i * F + f);
+}
+
+void rnn_project(const rnn_run *r, float *dst, const rnn_work *wk) {
+    int64_t rows = r->n * r->t;
+    if (r->f == 0) {
+        memset(dst, 0, sizeof(float) * (size_t)(rows * r->g));
+        return;
+    }
+    const float *x = r->x;
+    if (r->drop > 0.0f) drop_inputs(r, wk->xd), x = wk->xd;
+    // dst (N*T, G) = x (N*T, F) . kernel (F, G)
+    cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)r->g, (int)r->f, 1.0f,
+              x, (int)r->f, r->w, (int)r->g, 0.0f, dst, (int)r->g);
+}
+
+static void copy_or_zero(float *dst, const float *src, int64_t n) {
+    if (src) memcpy(dst, src, sizeof(float) * (size_t)n);
+    else memset(dst, 0, sizeof(float) * (size_t)n);
+}
+
+void rnn_carry_state(const rnn_run *r, int64_t s, int64_t i, float *hr, float *cr, const float *cell) {
+    int64_t ld, u = r->u;
+    const float *hp = rnn_prev_h(r, s, &ld);
+    copy_or_zero(hr, rnn_row(hp, ld, i), u);
+    if (cr) copy_or_zero(cr, s > 0 ? cell + (i * r->t + s - 1) * u : rnn_row(r->c0, u, i), u);
+}
+
+void rnn_finish(const rnn_run *r, const float *cell) {
+    int64_t T = r->t, u = r->u;
+    for (int64_t i = 0; i < r->n; i++) {
+        float *yr = r->y + i * r->ystride;
+        const float *hr = r->hs + i * r->hstride;
+        if (r->mask) {
+            int seen = 0;
+            for (int64_t s = 0; s < T; s++) {
+                int v = rnn_valid(r, i, rnn_time(r, s));
+                seen |= v;
+                copy_or_zero(yr + s * u, (r->flags & RNN_ZERO_MASKED ? v : seen) ? hr + s * u : NULL, u);
+            }
+        }
+        if (!r->emit) continue;
+        copy_or_zero(yr + T * u, T > 0 ? hr + (T - 1) * u : rnn_row(r->h0, u, i), u);
+        if (r->ns == 2)
+            copy_or_zero(yr + (T + 1) * u, T > 0 ? cell + (i * T + T - 1) * u : rnn_row(r->c0, u, i), u);
+    }
+}
+
+void rnn_backward_init(const rnn_run *r, const rnn_work *wk) {
+    int64_t T = r->t, u = r->u;
+    for (int64_t i = 0; i < r->n; i++) {
+        const float *de = r->dy + i * r->ystride + T * u;  // the emitted states' gradients
+        copy_or_zero(wk->carry + i * u, r->emit ? de : NULL, u);
+        if (r->ns == 2) copy_or_zero(wk->dc + i * u, r->emit ? de + u : NULL, u);
+        wk->first[i] = (float)T;
+        for (int64_t s = 0; r->mask && s < T; s++)
+            if (rnn_valid(r, i, rnn_time(r, s))) { wk->first[i] = (float)s; break; }
+    }
+}
+
+void rnn_state_grad(const rnn_run *r, int64_t s, const rnn_work *wk) {
+    int64_t u = r->u, t = rnn_time(r, s);
+    for (int64_t i = 0; i < r->n; i++) {
+        const float *dyr = r->dy + i * r->ystride + s * u, *cr = wk->carry + i * u;
+        float *dhr = wk->dh + i * u;
+        int from_h = !r->mask || (r->flags & RNN_ZERO_MASKED ? rnn_valid(r, i, t)
+                                                              : s >= (int64_t)wk->first[i]);
+        if (from_h)
+            for (int64_t j = 0; j < u; j++) dhr[j] = dyr[j] + cr[j];
+        else
+            memcpy(dhr, cr, sizeof(float) * (size_t)u);
+    }
+}
+
+void rnn_input_grads(const rnn_run *r, cnn_op_ctx *c, const float *dz, const rnn_work *wk) {
+    int64_t rows = r->n * r->t, F = r->f, G = r->g;
+    float *dx = c->in_grad[0], *dw = c->in_grad[1];
+    if (F == 0 || rows == 0) return;
+    if (dw) {  // dkernel (F, G) += x^T (F, N*T) . dz (N*T, G), x with its dropout mask
+        const float *x = r->x;
+        if (r->drop > 0.0f) drop_inputs(r, wk->xd), x = wk->xd;
+        cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)F, (int)G, (int)rows, 1.0f, x,
+                  (int)F, dz, (int)G, 1.0f, dw, (int)G);
+    }
+    if (!dx) return;
+    if (r->drop == 0.0f) {  // dx (N*T, F) += dz (N*T, G) . kernel^T (G, F)
+        cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)F, (int)G, 1.0f, dz,
+                  (int)G, r->w, (int)G, 1.0f, dx, (int)F);
+        return;
+    }
+    cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)F, (int)G, 1.0f, dz,
+              (int)G, r->w, (int)G, 0.0f, wk->xd, (int)F);
+    for (int64_t i = 0; i < r->n; i++)
+        for (int64_t t = 0; t < r->t; t++)
+            for (int64_t f = 0; f < F; f++) {
+                int64_t k = (i * r->t + t) * F + f;
+                dx[k] += wk->xd[k] * keep(r->seed_x, r->drop, i * F + f);
+            }
+}
+
+void rnn_sum_rows(const float *dz, int64_t rows, int64_t g, int64_t ld, float *db) {
+    for (int64_t k = 0; k < rows; k++)
+        for (int64_t j = 0; j < g; j++) db[j] += dz[k * ld + j];
+}
+
+void rnn_state_input_grads(const rnn_run *r, cnn_op_ctx *c, const rnn_work *wk) {
+    int64_t nu = r->n * r->u;
+    float *dh0 = r->h0_in >= 0 ? c->in_grad[r->h0_in] : NULL;
+    float *dc0 = r->c0_in >= 0 ? c->in_grad[r->c0_in] : NULL;
+    if (dh0)
+        for (int64_t k = 0; k < nu; k++) dh0[k] += wk->carry[k];
+    if (dc0)
+        for (int64_t k = 0; k < nu; k++) dc0[k] += wk->dc[k];
+}
+
+void rnn_recurrent_carry(const rnn_run *r, int64_t s, const float *dzs, int64_t ldz, const rnn_work *wk) {
+    if (s == 0 && !r->h0) return;  // nothing upstream of the first step
+    // carry (N, u) = dz_s (N, G) . recurrent_kernel^T (G, u), through the recurrent mask
+    cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r->n, (int)r->u, (int)r->g, 1.0f,
+              dzs, (int)ldz, r->rk, (int)r->g, 0.0f, wk->carry, (int)r->u);
+    rnn_rec_mask_grad(r, wk->carry);
+    if (!r->mask) return;
+    int64_t t = rnn_time(r, s), u = r->u;
+    for (int64_t i = 0; i < r->n; i++)  // a masked step hands its state gradient straight on
+        if (!rnn_valid(r, i, t))
+            for (int64_t j = 0; j < u; j++) wk->carry[i * u + j] += wk->dh[i * u + j];
+}
+
+void rnn_recurrent_kernel_grad(const rnn_run *r, cnn_op_ctx *c, int64_t s, const float *dzs,
+                               int64_t ldz, const rnn_work *wk) {
+    float *drk = c->in_grad[2];
+    int64_t ld;
+    const float *hp = drk ? rnn_rec_input(r, s, wk->hd, &ld) : NULL;
+    if (hp)  // recurrent_kernel (u, G) += H_{s-1}^T (u, N) . dz_s (N, G)
+        cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r->u, (int)r->g, (int)r->n, 1.0f,
+                  hp, (int)ld, dzs, (int)ldz, 1.0f, drk, (int)r->g);
+}

@@ -1,0 +1,188 @@
+/* rnn_common.h: what the fused recurrent ops (ops_recurrent.c) share: the call layout,
+ * the gate maths, and the steps every cell runs the same way (rnn_common.c).
+ *
+ * Inputs, in this order: x (N, T, F), kernel (F, G), recurrent_kernel (u, G), then the
+ * optional ones that ints[3] (flags) announces:
+ *   [bias]              RNN_HAS_BIAS; its shape depends on the cell
+ *   [h0 (N, u)[, c0]]   RNN_HAS_STATE: the initial state(s), c0 for lstm only
+ *   [mask (N, T)]       RNN_HAS_MASK: 1 keeps input time t of a sample, 0 skips it
+ * G is 4u (lstm), 3u (gru) or u (simple_rnn).
+ *
+ * ints = [go_backwards, activation, recurrent_activation, flags, seed]; each optional.
+ *   Without flags, a fourth input is the bias (the ops' original 3-or-4-input form).
+ *   simple_rnn ignores recurrent_activation.
+ * floats = [dropout, recurrent_dropout], each optional, in [0, 1]; active only in training
+ *   and for rates strictly between 0 and 1 (Keras's rule). One input mask (N, F) is shared
+ *   by every step and gate, and one recurrent mask (N, u) on the state that enters the
+ *   recurrent product, drawn from the call's seed (mixed with ints[4] when nonzero).
+ *
+ * Output (N, T + E, u): rows 0..T-1 are the outputs of the steps in processing order
+ *   (reversed input order with go_backwards, as Keras); with RNN_EMIT_STATES the E final
+ *   states follow as extra rows (h, then c for lstm).
+ * Masks follow Keras 3: at a masked step the state is carried unchanged, and the output
+ *   repeats the previous output (zeros before a sample's first kept step), or is zero
+ *   at every masked step with RNN_ZERO_MASKED (zero_output_for_mask). With a mask the
+ *   states H live in aux after the cell's own saved tensors, because outputs and states
+ *   can then differ; without one H is the output itself.
+ */
+#ifndef CNN_RNN_COMMON_H
+#define CNN_RNN_COMMON_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "ops.h"
+
+enum { RNN_TANH, RNN_SIGMOID, RNN_RELU, RNN_LINEAR, RNN_HARD_SIGMOID, RNN_N_ACT };
+
+enum {
+    RNN_HAS_BIAS = 1, RNN_HAS_STATE = 2, RNN_HAS_MASK = 4, RNN_EMIT_STATES = 8,
+    RNN_ZERO_MASKED = 16, RNN_RESET_BEFORE = 32, /* gru: Keras's reset_after=False */
+    RNN_ALL_FLAGS = 63
+};
+
+typedef enum { CELL_LSTM, CELL_GRU, CELL_SIMPLE } rnn_cell;
+
+/* One call as the kernels see it: dimensions, options, and where each buffer lives. */
+typedef struct {
+    rnn_cell cell;
+    int64_t n, t, f, u, g;         /* batch, timesteps, features, units, gate width G */
+    int back, act, ract, flags, ns, emit;  /* ns states per sample; emit extra rows */
+    const float *x, *w, *rk, *bias, *h0, *c0, *mask;
+    int h0_in, c0_in;              /* input indices of h0 / c0 (-1 when absent) */
+    float drop, rdrop;             /* rates in effect for this call (0: off) */
+    uint64_t seed_x, seed_r;       /* dropout streams: inputs, recurrent state */
+    float *y;                      /* outputs (N, T + emit, u) */
+    const float *dy;               /* their gradient (backward only) */
+    int64_t ystride;               /* floats between samples of y */
+    float *hs;                     /* hidden states H: y itself, or aux with a mask */
+    int64_t hstride;
+} rnn_run;
+
+/* Scratch layout shared by forward and backward (floats, in this order):
+ * big (N*T*G) | q (N*G) | dh | carry | dc | hd | tmp (N*u each) | first (N) | xd (N*T*F,
+ * only when dropout is declared). */
+typedef struct { float *big, *q, *dh, *carry, *dc, *hd, *tmp, *first, *xd; } rnn_work;
+
+cnn_status rnn_infer(rnn_cell cell, const char *op, int n_in, const cnn_shape *const *in,
+                     const cnn_attrs *a, cnn_shape *out);
+rnn_run rnn_setup(cnn_op_ctx *c, rnn_cell cell);
+int64_t rnn_aux_size(const cnn_op_ctx *c, rnn_cell cell);
+int64_t rnn_work_size(const cnn_op_ctx *c, rnn_cell cell);
+rnn_work rnn_work_split(const rnn_run *r, float *work);
+
+/* Input time of processing step s, and whether sample i keeps input time t. */
+static inline int64_t rnn_time(const rnn_run *r, int64_t s) { return r->back ? r->t - 1 - s : s; }
+static inline int rnn_valid(const rnn_run *r, int64_t i, int64_t t) {
+    return !r->mask || r->mask[i * r->t + t] != 0.0f;
+}
+/* The state entering step s (h0 or NULL = zeros at s = 0), rows ld apart. */
+static inline const float *rnn_prev_h(const rnn_run *r, int64_t s, int64_t *ld) {
+    if (s > 0) { *ld = r->hstride; return r->hs + (s - 1) * r->u; }
+    *ld = r->u;
+    return r->h0;
+}
+/* Row i of a state matrix from rnn_prev_h, or NULL for the zero state. */
+static inline const float *rnn_row(const float *m, int64_t ld, int64_t i) { return m ? m + i * ld : 0; }
+
+/* The state that step s multiplies by recurrent_kernel: H_{s-1}, times the recurrent
+ * dropout mask when that is on (then written to buf). NULL when it is all zeros. */
+const float *rnn_rec_input(const rnn_run *r, int64_t s, float *buf, int64_t *ld);
+/* Multiplies m (N, u) by the recurrent dropout mask (the gradient through the mask). */
+void rnn_rec_mask_grad(const rnn_run *r, float *m);
+/* dst (N*T, G) = (x times the input dropout mask) . kernel. */
+void rnn_project(const rnn_run *r, float *dst, const rnn_work *wk);
+/* For a masked-out row of step s: the state(s) carried from the step before. */
+void rnn_carry_state(const rnn_run *r, int64_t s, int64_t i, float *hr, float *cr, const float *cell);
+/* After the last step: the outputs from the states where a mask makes them differ, and the
+ * emitted final states. cell: lstm's cell states (N, T, u), else NULL. */
+void rnn_finish(const rnn_run *r, const float *cell);
+/* Backward set-up: carry = the emitted final h's gradient, dc = the final c's, and each
+ * sample's first kept step (for the output rule). */
+void rnn_backward_init(const rnn_run *r, const rnn_work *wk);
+/* dH_s for every sample: the output gradient where Y_s is H_s, plus the carry. */
+void rnn_state_grad(const rnn_run *r, int64_t s, const rnn_work *wk);
+/* dx += (dz . kernel^T) * input mask, dkernel += (x * input mask)^T . dz, over N*T rows. */
+void rnn_input_grads(const rnn_run *r, cnn_op_ctx *c, const float *dz, const rnn_work *wk);
+/* db (G) += the sum of the N*T rows of dz (G wide, rows ld apart). */
+void rnn_sum_rows(const float *dz, int64_t rows, int64_t g, int64_t ld, float *db);
+/* lstm and simple_rnn: carry (N, u) = the gradient reaching H_{s-1} through step s's
+ * recurrent product dz_s (rows ldz apart), plus, for masked rows, dH_s itself. */
+void rnn_recurrent_carry(const rnn_run *r, int64_t s, const float *dzs, int64_t ldz, const rnn_work *wk);
+/* recurrent_kernel's gradient += (step s's recurrent input)^T . dz_s (lstm, simple_rnn). */
+void rnn_recurrent_kernel_grad(const rnn_run *r, cnn_op_ctx *c, int64_t s, const float *dzs,
+                               int64_t ldz, const rnn_work *wk);
+/* The initial states' gradients: dh0 += carry, dc0 += dc (where those inputs need one). */
+void rnn_state_input_grads(const rnn_run *r, cnn_op_ctx *c, const rnn_work *wk);
+
+/* ---- gate maths: inline so the per-step loops vectorise ------------------------------ */
+
+#define RNN_INLINE static inline __attribute__((always_inline))
+
+/* e^x without a libm call, so the gate loops vectorise: Cephes's expf polynomial on
+ * x = n ln2 + r (|r| <= ln2 / 2, ln2 split in two for an exact n ln2), scaled by 2^n
+ * through the exponent bits. Within 2 ulp of expf on [-87, 88], clamped outside (e^-87
+ * is below every gate's float32 resolution; e^88 near FLT_MAX). */
+RNN_INLINE float rnn_exp(float x) {
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;  // ternaries vectorise; fminf does not
+    float fn = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    union { int32_t i; float f; } scale = {.i = ((int32_t)fn + 127) << 23};
+    return p * scale.f;
+}
+
+/* tanh from e^-2|v| (no overflow); below |v| = 0.1, where 1 - e^-2|v| would cancel, its
+ * Taylor series to v^7 (error < 1e-10). Relative error < 4e-7 everywhere. */
+RNN_INLINE float rnn_tanh(float v) {
+    float a = fabsf(v), e = rnn_exp(-2.0f * a);
+    float big = (1.0f - e) / (1.0f + e);
+    float a2 = a * a;
+    float small = a * (1.0f + a2 * (-1.0f / 3.0f + a2 * (2.0f / 15.0f + a2 * (-17.0f / 315.0f))));
+    return copysignf(a < 0.1f ? small : big, v);
+}
+
+RNN_INLINE float act_fwd(int kind, float v) {
+    switch (kind) {
+    case RNN_TANH: return rnn_tanh(v);
+    case RNN_SIGMOID: return 1.0f / (1.0f + rnn_exp(-v));
+    case RNN_RELU: return v > 0.0f ? v : 0.0f;
+    case RNN_HARD_SIGMOID: {
+        float t = v + 3.0f;
+        return (t < 0.0f ? 0.0f : t > 6.0f ? 6.0f : t) * (1.0f / 6.0f);
+    }
+    default: return v;
+    }
+}
+
+/* The derivative at the input whose activation is y: every activation here is
+ * differentiable from its output, so backward needs no pre-activations. */
+RNN_INLINE float act_grad(int kind, float y) {
+    switch (kind) {
+    case RNN_TANH: return 1.0f - y * y;
+    case RNN_SIGMOID: return y * (1.0f - y);
+    case RNN_RELU: return y > 0.0f ? 1.0f : 0.0f;
+    case RNN_HARD_SIGMOID: return y > 0.0f && y < 1.0f ? 1.0f / 6.0f : 0.0f;
+    default: return 1.0f;
+    }
+}
+
+/* Calls BODY(act, ract) with both codes compile-time constants for Keras's default pair,
+ * so that loop's activations inline into straight-line, vectorisable code. */
+#define RNN_DISPATCH(r, BODY)                                                       \
+    do {                                                                            \
+        if ((r)->act == RNN_TANH && (r)->ract == RNN_SIGMOID) {                     \
+            BODY(RNN_TANH, RNN_SIGMOID)                                             \
+        } else {                                                                    \
+            BODY((r)->act, (r)->ract)                                               \
+        }                                                                           \
+    } while (0)
+
+#endif
