@@ -6,6 +6,10 @@
  *   times gets the sum); the indices get no gradient (no_grad_inputs bit 0). An index that
  *   is not an integer in [0, V) is a CNN_ERR_VALUE naming the op, the index and V.
  *   float32 holds every integer up to 2^24 exactly, so V may be at most 16777216.
+ *
+ * not_equal_any(x): x (..., F), floats = [value] -> (...), 1 where some x[..., f] differs
+ *   from value, else 0: the Masking layer's mask (a step whose features all equal
+ *   mask_value is skipped). Not differentiable: a mask is a constant of the data.
  */
 #include <math.h>
 #include <string.h>
@@ -71,8 +75,38 @@ static cnn_status embedding_backward(cnn_op_ctx *c) {
     return CNN_OK;
 }
 
+/* ---- not_equal_any ----------------------------------------------------------------- */
+
+static cnn_status not_equal_any_infer(int n, const cnn_shape *const *in, const cnn_attrs *a,
+                                      cnn_shape *out) {
+    (void)n;
+    if (a->n_float != 1 || a->n_int != 0)
+        return cnn_fail(CNN_ERR_VALUE, "not_equal_any: takes floats=[value] and no ints; got %d "
+                        "floats and %d ints", a->n_float, a->n_int);
+    if (in[0]->ndim < 1)
+        return cnn_fail(CNN_ERR_SHAPE, "not_equal_any: needs x (..., F) of rank >= 1; got %s",
+                        cnn_shape_fmt(in[0]));
+    *out = *in[0];
+    out->ndim--;
+    return CNN_OK;
+}
+
+static cnn_status not_equal_any_forward(cnn_op_ctx *c) {
+    int64_t rows = cnn_shape_numel(&c->out_shape), f = c->in_shape[0]->dim[c->in_shape[0]->ndim - 1];
+    float value = (float)c->attrs->f[0];
+    for (int64_t r = 0; r < rows; r++) {
+        const float *x = c->in[0] + r * f;
+        float any = 0.0f;
+        for (int64_t j = 0; j < f; j++) any = x[j] != value ? 1.0f : any;
+        c->out[r] = any;
+    }
+    return CNN_OK;
+}
+
 const cnn_op_def cnn_ops_sequence[] = {
     {.name = "embedding", .min_inputs = 2, .max_inputs = 2, .infer = embedding_infer,
      .forward = embedding_forward, .backward = embedding_backward, .no_grad_inputs = 1},
+    {.name = "not_equal_any", .min_inputs = 1, .max_inputs = 1, .infer = not_equal_any_infer,
+     .forward = not_equal_any_forward, .not_differentiable = 1},
     {0},
 };

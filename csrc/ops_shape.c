@@ -9,6 +9,8 @@
  *   other dim must match.
  * slice(x): ints = starts (one per axis) then sizes (one per axis); size -1 runs to the
  *   end of that axis.
+ * reverse(x): ints[0] = axis (negative allowed); the entries along that axis in reverse
+ *   order (Bidirectional's backward outputs back in time order).
  */
 #include <stdio.h>
 #include <string.h>
@@ -282,6 +284,46 @@ static cnn_status slice_backward(cnn_op_ctx *c) {
     return CNN_OK;
 }
 
+/* ---- reverse ----------------------------------------------------------------------- */
+
+static cnn_status reverse_infer(int n, const cnn_shape *const *in, const cnn_attrs *a, cnn_shape *out) {
+    (void)n;
+    int axis;
+    if (a->n_int != 1)
+        return cnn_fail(CNN_ERR_VALUE, "reverse: takes ints=[axis]; got %d ints for input %s",
+                        a->n_int, cnn_shape_fmt(in[0]));
+    cnn_status st = cnn_norm_axis("reverse", a->i[0], in[0]->ndim, &axis);
+    if (st) return st;
+    *out = *in[0];
+    return CNN_OK;
+}
+
+/* dst[o, L-1-k, i] (op) src[o, k, i] over the (outer, L, inner) view of the shape. */
+static void reverse_move(const cnn_op_ctx *c, const float *src, float *dst, int add) {
+    int axis;
+    cnn_norm_axis("reverse", c->attrs->i[0], c->out_shape.ndim, &axis);
+    int64_t outer = 1, inner = 1, len = c->out_shape.dim[axis];
+    for (int d = 0; d < axis; d++) outer *= c->out_shape.dim[d];
+    for (int d = axis + 1; d < c->out_shape.ndim; d++) inner *= c->out_shape.dim[d];
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < len; k++) {
+            const float *s = src + (o * len + k) * inner;
+            float *t = dst + (o * len + len - 1 - k) * inner;
+            if (add) add_into(t, s, inner);
+            else memcpy(t, s, sizeof(float) * (size_t)inner);
+        }
+}
+
+static cnn_status reverse_forward(cnn_op_ctx *c) {
+    reverse_move(c, c->in[0], c->out, 0);
+    return CNN_OK;
+}
+
+static cnn_status reverse_backward(cnn_op_ctx *c) {
+    if (c->in_grad[0]) reverse_move(c, c->out_grad, c->in_grad[0], 1);
+    return CNN_OK;
+}
+
 const cnn_op_def cnn_ops_shape[] = {
     {.name = "reshape", .min_inputs = 1, .max_inputs = 1, .infer = reshape_infer,
      .forward = reshape_forward, .backward = reshape_backward},
@@ -291,5 +333,7 @@ const cnn_op_def cnn_ops_shape[] = {
      .forward = concat_forward, .backward = concat_backward},
     {.name = "slice", .min_inputs = 1, .max_inputs = 1, .infer = slice_infer,
      .forward = slice_forward, .backward = slice_backward},
+    {.name = "reverse", .min_inputs = 1, .max_inputs = 1, .infer = reverse_infer,
+     .forward = reverse_forward, .backward = reverse_backward},
     {0},
 };

@@ -3,9 +3,10 @@ ActivityRegularization, the dropout/noise layers (regularization.py), BatchNorma
 LayerNormalization (normalization.py), the convolutions (convolutional.py), the pooling and
 reshaping layers (pooling.py, reshaping.py), the merge layers (merging.py), the
 preprocessing and image augmentation layers (preprocessing.py), Embedding, SimpleRNN, LSTM, GRU,
-TimeDistributed and Lambda."""
+TimeDistributed, Bidirectional, Masking and Lambda."""
 from .activity_regularization import ActivityRegularization
 from .attention import AdditiveAttention, Attention, MultiHeadAttention
+from .bidirectional import Bidirectional
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Convolution1D,
                             Convolution1DTranspose, Convolution2D, Convolution2DTranspose,
                             DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
@@ -17,6 +18,7 @@ from .input import Input, InputLayer
 from .input_spec import InputSpec
 from .keras_tensor import KerasTensor
 from .lambda_layer import Lambda
+from .masking import Masking
 from .layer import Layer
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract,
                       add, average, concatenate, dot, maximum, minimum, multiply, subtract)
@@ -38,7 +40,7 @@ from .reshaping import (Cropping2D, Flatten, Permute, RepeatVector, Reshape, UpS
                         ZeroPadding2D)
 
 __all__ = ["Activation", "ActivityRegularization", "AlphaDropout", "BatchNormalization", "Dense",
-           "AdditiveAttention", "Attention", "MultiHeadAttention",
+           "AdditiveAttention", "Attention", "MultiHeadAttention", "Bidirectional", "Masking",
            "Dropout", "Embedding", "GRU", "LSTM", "SimpleRNN", "GaussianDropout", "GaussianNoise", "Input", "InputLayer",
            "InputSpec",
            "KerasTensor", "Layer", "LayerNormalization", "SpatialDropout1D", "SpatialDropout2D",

@@ -13,6 +13,8 @@ class ActivityRegularization(Layer):
         **kwargs: base Layer arguments (name, trainable, dtype, input_shape, ...).
     """
 
+    supports_masking = True  # a mask passes through (Keras)
+
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         if "activity_regularizer" in kwargs:
             raise TypeError("ActivityRegularization sets its own activity_regularizer from "

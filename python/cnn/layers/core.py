@@ -21,6 +21,8 @@ class Dense(Layer):
         **kwargs: base Layer arguments (name, trainable, dtype, input_shape, ...).
     """
 
+    supports_masking = True  # a mask passes through (Keras)
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, **kwargs):
@@ -77,6 +79,8 @@ class Dense(Layer):
 
 
 class Activation(Layer):
+    supports_masking = True  # a mask passes through (Keras)
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)

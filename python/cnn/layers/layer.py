@@ -41,6 +41,19 @@ def _standardize_shape(shape):
 
 
 class Layer:
+    # Masks (Keras 3's rules, applied when a model replays its layer graph): a layer that
+    # supports masking hands compute_mask's result to the layers after it; one that does not
+    # drops the mask. A layer whose call() takes `mask` and sets _consumes_mask gets the mask
+    # of its first input.
+    supports_masking = False
+    _consumes_mask = False
+
+    def compute_mask(self, inputs, previous_mask):
+        """The mask of this layer's output(s) given its inputs and the mask of its first
+        input (None: no mask). By default the input's mask passes through when
+        `supports_masking`."""
+        return previous_mask if self.supports_masking else None
+
     def __init__(self, activity_regularizer=None, trainable=True, name=None, dtype=None,
                  input_shape=None, input_dim=None, batch_size=None, **kwargs):
         self._losses = []

@@ -216,6 +216,8 @@ class LayerNormalization(Layer):
             centering or `beta` (it warns, as Keras does).
     """
 
+    supports_masking = True  # a mask passes through (Keras)
+
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,

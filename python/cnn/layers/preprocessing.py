@@ -103,6 +103,8 @@ class Rescaling(Layer):
         offset: float, or an array broadcast against the input. Defaults to 0.
     """
 
+    supports_masking = True  # a mask passes through (Keras)
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         self.scale = scale
@@ -154,6 +156,8 @@ class Normalization(Layer):
         variance: optional variance, broadcast to the kept axes (given with `mean`).
         invert: bool; apply the inverse transform (de-normalize). Defaults to False.
     """
+
+    supports_masking = True  # a mask passes through (Keras)
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)

@@ -80,6 +80,8 @@ class _RandomLayer(Layer):
     """Shared machinery: one op `_op` with floats=[param] and
     ints=[mode, seed attribute, *noise shape]; identity when the parameter is 0."""
 
+    supports_masking = True  # a mask passes through (Keras)
+
     _op = None
 
     def __init__(self, seed=None, **kwargs):

@@ -21,6 +21,8 @@ class TimeDistributed(Layer):
         **kwargs: base Layer arguments (name, trainable, ...).
     """
 
+    supports_masking = True  # a mask passes through (Keras)
+
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):
             raise ValueError("Please initialize `TimeDistributed` layer with a "

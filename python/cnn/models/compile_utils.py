@@ -237,10 +237,32 @@ def prepare_target(y, spec, output_shape, index, output_name):
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
-def loss_value(loss, y_true, y_pred, sample_weight=None):
+def masked_weight(mask, sample_weight, reduction):
+    """Keras 3's apply_mask: a (batch, steps) mask of the prediction joins the sample
+    weights; for the averaging reductions kept entries weigh total / kept, so the mean runs
+    over the kept steps only (0 when none is kept)."""
+    weight = mask
+    if reduction in ("sum_over_batch_size", "mean"):
+        ones = backend.op("add", [backend.op("mul", [mask, np.float32(0.0)]), np.float32(1.0)])
+        total = backend.op("sum", [ones], ints=[0])  # keepdims 0, every axis
+        kept = backend.op("sum", [mask], ints=[0])
+        weight = backend.op("mul", [mask, losses._divide_no_nan(total, kept)])
+    if sample_weight is None:
+        return weight
+    if sample_weight.ndim < weight.ndim:  # per-sample weights broadcast over the steps
+        sample_weight = backend.op("reshape", [sample_weight],
+                                   ints=[-1] + [1] * (weight.ndim - sample_weight.ndim))
+    return backend.op("mul", [weight, sample_weight])
+
+
+def loss_value(loss, y_true, y_pred, sample_weight=None, mask=None):
     """A scalar loss Symbol: Loss objects reduce themselves; functions give per-sample
     values that are averaged over the batch ("sum_over_batch_size", as Keras wraps them).
-    Sample weights multiply the values before that mean (they do not divide it)."""
+    Sample weights multiply the values before that mean (they do not divide it). A mask of
+    the prediction (batch, steps) weighs out the masked steps, as Keras 3."""
+    if mask is not None:
+        reduction = getattr(loss, "reduction", "sum_over_batch_size")
+        sample_weight = masked_weight(mask, sample_weight, reduction)
     if isinstance(loss, losses.Loss):
         if sample_weight is None:
             return loss(y_true, y_pred)

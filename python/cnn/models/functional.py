@@ -79,15 +79,31 @@ class FunctionalGraph:
         return sorted(layers.values(), key=lambda l: (-layer_depth[id(l)],
                                                        self._first_seen[id(l)]))
 
-    def run(self, values, training=None):
+    def run(self, values, training=None, output_masks=None):
         """Replays the nodes on `values` (one per input: arrays, Tensors or Symbols) and
-        returns one value per output."""
+        returns one value per output. Masks travel beside the values (see Layer's masking
+        rules); `output_masks`, a list, receives each output's mask (None without one)."""
         env = {id(kt): v for kt, v in zip(self.inputs, values)}
+        masks = {}
         for node in self.nodes:
+            layer = node.layer
             args = pack_like(node.inputs, [env[id(t)] for t in node.input_tensors])
-            result = node.layer(args, training=training, **node.kwargs)
-            for kt, v in zip(node.output_tensors, flatten(result)):
+            first_mask = masks.get(id(node.input_tensors[0])) if node.input_tensors else None
+            kwargs = node.kwargs
+            if first_mask is not None and layer._consumes_mask and "mask" not in kwargs:
+                kwargs = {**kwargs, "mask": first_mask}
+            result = layer(args, training=training, **kwargs)
+            flat = flatten(result)
+            for kt, v in zip(node.output_tensors, flat):
                 env[id(kt)] = v
+            if layer.supports_masking:
+                out_masks = layer.compute_mask(args, first_mask)
+                out_masks = flatten(out_masks) if isinstance(out_masks, list) else [out_masks] * len(flat)
+                for kt, m in zip(node.output_tensors, out_masks):
+                    if m is not None:
+                        masks[id(kt)] = m
+        if output_masks is not None:
+            output_masks.extend(masks.get(id(kt)) for kt in self.outputs)
         return [env[id(kt)] for kt in self.outputs]
 
     def check_input_shapes(self, shapes, model_name):

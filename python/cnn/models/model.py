@@ -154,10 +154,11 @@ class Model(Layer):
         return pack_like(self._output_structure, outputs) if isinstance(
             self._output_structure, (list, tuple)) else outputs[0]
 
-    def _forward(self, values, training=None):
-        """Flat values in (one per model input), flat outputs out; used to compile graphs."""
+    def _forward(self, values, training=None, output_masks=None):
+        """Flat values in (one per model input), flat outputs out; used to compile graphs.
+        `output_masks`, a list, receives the outputs' masks (functional models)."""
         if self._graph is not None:
-            return self._graph.run(values, training=training)
+            return self._graph.run(values, training=training, output_masks=output_masks)
         inputs = values[0] if len(values) == 1 else list(values)
         return flatten(Layer.__call__(self, inputs, training=training))
 

@@ -18,7 +18,7 @@ from ..layers.layer import Layer
 _KERAS_DEFAULTS = {"sparse": (False,), "ragged": (False,), "optional": (False,),
                    "synchronized": (False,), "renorm": (False,), "renorm_momentum": (0.99,),
                    "rms_scaling": (False,), "lora_rank": (None,), "lora_alpha": (None,),
-                   "lora_enabled": (False,), "mask_zero": (False,)}
+                   "lora_enabled": (False,)}
 
 # Arguments Keras's own constructors refuse although other layers take them.
 _NOT_IN_KERAS = {"SpatialDropout1D": "trainable", "SpatialDropout2D": "trainable",

@@ -97,17 +97,19 @@ class TrainGraph:
         xs = [builder.input(s[1:], n) for s, n in zip(x_shapes, names)]
         # Losses the layers add on this forward (add_loss, activity regularizers) and the
         # weight regularizers' penalties on the parameters join the total loss in the graph.
+        masks = []  # the outputs' masks (Embedding(mask_zero=True), Masking): the loss skips
         outs, penalties = model._call_collecting_losses(
-            lambda: model._forward(xs, training=True))
+            lambda: model._forward(xs, training=True, output_masks=masks))
+        masks += [None] * (len(outs) - len(masks))
         penalties += model._weight_penalties(builder.param)
         ts = [builder.input(s[1:], f"{n}_target") for s, n in zip(y_shapes, output_names)]
         ws = [None if s is None else builder.input(s[1:], f"{n}_sample_weight")
               for s, n in zip(w_shapes or [None] * len(ts), output_names)]
         multi = len(outs) > 1
         loss_values, weights, loss_names = [], [], []
-        for spec, t, o, w, name in zip(output_specs, ts, outs, ws, output_names):
+        for spec, t, o, w, m, name in zip(output_specs, ts, outs, ws, masks, output_names):
             if spec.loss is not None:
-                loss_values.append(compile_utils.loss_value(spec.loss, t, o, w))
+                loss_values.append(compile_utils.loss_value(spec.loss, t, o, w, m))
                 weights.append(spec.weight)
                 loss_names.append(f"{name}_loss")
         if not loss_values:
