@@ -84,7 +84,9 @@ def test_lstm_shapes_config_and_errors():
     with pytest.raises(ValueError, match="positive integer"):
         cnn.layers.LSTM(0)
     with pytest.raises(TypeError, match="Unrecognized keyword"):
-        cnn.layers.LSTM(3, dropout=0.1)
+        cnn.layers.LSTM(3, dropuot=0.1)
+    with pytest.raises(ValueError, match="stateful=True is not supported"):
+        cnn.layers.LSTM(3, stateful=True)
 
 
 @pytest.mark.parametrize("cls", ["LSTM", "GRU", "SimpleRNN"])
@@ -137,7 +139,7 @@ def test_gru_weights_config_and_errors():
     assert again.compute_output_shape((None, 4, 2)) == (None, 4, 5)
     assert cnn.layers.GRU(3, use_bias=False)(np.ones((2, 4, 2), np.float32)).shape == (2, 3)
     with pytest.raises(TypeError, match="Unrecognized keyword"):
-        cnn.layers.GRU(3, reset_after=False)
+        cnn.layers.GRU(3, unit_forget_bias=False)
     with pytest.raises(ValueError, match="`recurrent_activation` must be one of"):
         cnn.layers.GRU(3, recurrent_activation="softmax")
 

@@ -13,7 +13,8 @@ class Bidirectional(Layer):
 
     The forward copy is `layer` rebuilt from its config (named "forward_<name>"); the
     backward one has `go_backwards` flipped (named "backward_<name>") unless
-    `backward_layer` is given. With return_sequences the backward outputs are reversed
+    `backward_layer` is given. With return_sequences both output zeros at masked steps
+    (zero_output_for_mask, forced as Keras does). With return_sequences the backward outputs are reversed
     back into time order before merging. Weights: the forward layer's, then the backward's.
 
     Args:
@@ -41,10 +42,11 @@ class Bidirectional(Layer):
                              "be one of {'sum', 'mul', 'ave', 'concat', None}")
         super().__init__(**kwargs)
         config = layer.get_config()
-        self.forward_layer = type(layer).from_config({**config, "name": f"forward_{layer.name}"})
+        base = layer.name[len("forward_"):] if layer.name.startswith("forward_") else layer.name
+        self.forward_layer = type(layer).from_config({**config, "name": f"forward_{base}"})
         if backward_layer is None:
             self.backward_layer = type(layer).from_config(
-                {**config, "name": f"backward_{layer.name}",
+                {**config, "name": f"backward_{base}",
                  "go_backwards": not layer.go_backwards})
         else:
             if not isinstance(backward_layer, _FusedRNN):
@@ -59,6 +61,10 @@ class Bidirectional(Layer):
                 raise ValueError("Forward layer and backward layer should have opposite "
                                  "`go_backwards` values.")
             self.backward_layer = backward_layer
+        # As Keras: with sequences, masked steps output zeros in both directions (a reversed
+        # "repeat the previous output" would smear the other end's values).
+        for sub in (self.forward_layer, self.backward_layer):
+            sub.zero_output_for_mask = sub.return_sequences
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
@@ -73,6 +79,8 @@ class Bidirectional(Layer):
         if n_states is not None:  # a functional model replaying a packed call
             flat = list(inputs)
             inputs, initial_state = flat[0], (flat[1:] or None)
+            if n_states:
+                mask = None  # Keras 3: no propagated mask beside initial states
         if kwargs:
             raise TypeError(f"Unrecognized keyword argument(s) passed to layer '{self.name}' "
                             f"(Bidirectional): {sorted(kwargs)}")
@@ -81,8 +89,10 @@ class Bidirectional(Layer):
             if mask is not None:
                 raise ValueError(f"Layer '{self.name}': in a functional model the mask comes "
                                  "from the layers before (Embedding(mask_zero=True), Masking).")
-            packed = [inputs] + states
-            return super().__call__(packed, training=training, **{_N_STATES: len(states)})
+            if not states:
+                return super().__call__(inputs, training=training)
+            return super().__call__([inputs] + states, training=training,
+                                    **{_N_STATES: len(states)})
         return super().__call__(inputs, training=training, initial_state=states or None,
                                 mask=mask)
 

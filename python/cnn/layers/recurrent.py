@@ -133,6 +133,10 @@ class _FusedRNN(Layer):
             inputs, initial_state = flat[0], (flat[1:1 + n_states] or None)
             if kwargs.pop(_HAS_MASK_INPUT, False):
                 mask = flat[1 + n_states]
+            elif n_states:
+                # Keras 3 hands a layer its input's mask only when the sequence is its sole
+                # tensor argument: with initial states the propagated mask is not applied.
+                mask = None
         if kwargs:
             raise TypeError(f"Unrecognized keyword argument(s) passed to layer '{self.name}' "
                             f"({type(self).__name__}): {sorted(kwargs)}")
@@ -140,6 +144,8 @@ class _FusedRNN(Layer):
         if any_keras_tensor([inputs] + states + ([mask] if mask is not None else [])):
             # States and an explicit mask become inputs of the recorded node, so the graph
             # knows what this call depends on.
+            if not states and mask is None:
+                return super().__call__(inputs, training=training)
             extra = {_N_STATES: len(states)}
             packed = [inputs] + states
             if mask is not None:
