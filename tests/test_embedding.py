@@ -143,9 +143,12 @@ def test_bad_arguments(kwargs, match):
         Embedding(**kwargs)
 
 
-def test_masking_is_not_offered_yet():
-    with pytest.raises(TypeError, match="mask_zero"):
-        Embedding(V, E, mask_zero=True)
+def test_mask_zero_marks_index_zero():
+    layer = Embedding(V, E, mask_zero=True)
+    ids = np.array([[0, 3, 0, 1]], np.float32)
+    np.testing.assert_array_equal(np.asarray(layer.compute_mask(ids)), [[0, 1, 0, 1]])
+    assert Embedding(V, E).compute_mask(ids) is None
+    assert layer.get_config()["mask_zero"] is True
 
 
 def test_training_resumes_from_a_keras_file_like_keras(tmp_path):

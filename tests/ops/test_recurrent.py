@@ -272,8 +272,10 @@ def test_simple_rnn_empty_and_errors():
     assert forward("simple_rnn", rnn_inputs(0, 3, 2, 2)).shape == (0, 3, 2)
     assert forward("simple_rnn", rnn_inputs(2, 0, 2, 2)).shape == (2, 0, 2)
     x, w, r, b = rnn_inputs(2, 3, 2, 2)
-    with pytest.raises(ValueError, match=re.escape("simple_rnn: needs x (N, T, F)")):
+    with pytest.raises(ValueError, match=re.escape("simple_rnn: shapes do not fit x (N, T, F)")):
         forward("simple_rnn", [x, w, r, b[:1]])
+    with pytest.raises(ValueError, match=re.escape("simple_rnn: needs x (N, T, F)")):
+        forward("simple_rnn", [x, w, r, b[None]])
     with pytest.raises(ValueError, match=re.escape("simple_rnn: ints are [go_backwards,")):
         forward("simple_rnn", [x, w, r, b], ints=[2])
     with pytest.raises(ValueError, match=re.escape("simple_rnn: unknown activation code 9")):

@@ -90,3 +90,16 @@ def test_embedding_symbolic_batch_and_eager_tape():
     want = np.zeros((5, 2), np.float32)
     np.add.at(want, idx.astype(np.int64), 1.0)
     np.testing.assert_array_equal(np.asarray(grad), want)
+
+
+# ---- not_equal_any (the Masking layer's mask) -----------------------------------------
+
+
+def test_not_equal_any_marks_steps_with_any_other_value():
+    x = np.array([[[0, 0], [0, 1], [2, 0]], [[-1, -1], [0, 0], [0, 0]]], np.float32)
+    np.testing.assert_array_equal(forward("not_equal_any", [x], floats=[0.0]), [[0, 1, 1], [1, 0, 0]])
+    np.testing.assert_array_equal(forward("not_equal_any", [x], floats=[-1.0]), [[1, 1, 1], [0, 1, 1]])
+    with pytest.raises(ValueError, match="not_equal_any: takes floats=\\[value\\]"):
+        forward("not_equal_any", [x])
+    with pytest.raises(ValueError, match="not_equal_any: needs x"):
+        forward("not_equal_any", [np.float32(1.0)], floats=[0.0])

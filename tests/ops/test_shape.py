@@ -185,3 +185,26 @@ def test_slice_out_of_bounds(starts, sizes, axis):
 def test_slice_wrong_attr_count():
     with pytest.raises(ValueError, match=re.escape("slice: input (2, 4) needs 2 starts then 2 sizes, got 3 ints")):
         forward("slice", [np.zeros((2, 4), np.float32)], (0, 0, 1))
+
+
+# ---- reverse ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape,axis", [((2, 5, 3), 1), ((4,), 0), ((2, 3, 4), -1), ((3, 1, 2), 1)])
+def test_reverse_matches_numpy_and_grads(shape, axis):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    np.testing.assert_array_equal(forward("reverse", [x], ints=[axis]), np.flip(x, axis))
+    check_grad("reverse", [x], ints=[axis])
+
+
+@requires_torch
+def test_reverse_torch():
+    x = np.random.default_rng(1).standard_normal((3, 4, 2)).astype(np.float32)
+    check_torch("reverse", [x], lambda t: torch.flip(t, [1]), ints=[1])
+
+
+def test_reverse_errors():
+    with pytest.raises(ValueError, match="reverse: takes ints=\\[axis\\]"):
+        forward("reverse", [np.ones((2, 3), np.float32)])
+    with pytest.raises(ValueError, match="reverse"):
+        forward("reverse", [np.ones((2, 3), np.float32)], ints=[2])
