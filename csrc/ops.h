@@ -72,6 +72,7 @@ extern const cnn_op_def cnn_ops_conv[];
 extern const cnn_op_def cnn_ops_image[];
 extern const cnn_op_def cnn_ops_sequence[];
 extern const cnn_op_def cnn_ops_recurrent[];
+extern const cnn_op_def cnn_ops_attention[];
 
 /* Shared helpers (ops_common.c). */
 

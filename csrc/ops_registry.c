@@ -7,7 +7,7 @@ static const cnn_op_def *const families[] = {
     cnn_ops_linalg, cnn_ops_elementwise, cnn_ops_activation, cnn_ops_reduce,
     cnn_ops_shape,  cnn_ops_loss,        cnn_ops_metric,     cnn_ops_norm,
     cnn_ops_random, cnn_ops_pool,   cnn_ops_conv,   cnn_ops_image,
-    cnn_ops_sequence, cnn_ops_recurrent,
+    cnn_ops_sequence, cnn_ops_recurrent, cnn_ops_attention,
 };
 
 #define MAX_OPS 256

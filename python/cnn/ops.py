@@ -106,3 +106,66 @@ def convert_to_numpy(x):
 
 def shape(x):
     return tuple(x.shape) if isinstance(x, (Tensor, Symbol)) else np.shape(x)
+
+
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
+                          flash_attention=None, attn_logits_soft_cap=None):
+    """Keras 3's `ops.dot_product_attention`: softmax(query key^T * scale + bias) value over
+    the key steps, as one fused engine op (`sdpa`, csrc/ops_attention.c).
+
+    Args:
+        query: (B, T, N, H) array: batch, query steps, heads, head size.
+        key, value: (B, S, K, H); N must be a multiple of K (grouped-query attention: query
+            head n reads key/value head n // (N // K)).
+        bias: optional additive bias of the logits, broadcastable to (B, N, T, S);
+            differentiable.
+        mask: optional mask broadcastable to (B, N, T, S): True (nonzero) attends. Masked
+            logits become Keras's large negative (-0.7 * float32 max), so a query step
+            whose keys are all masked averages every value, as Keras computes it. Only one
+            of bias and mask, as in Keras.
+        scale: multiplier of the logits (default 1 / sqrt(H)).
+        is_causal: also mask key steps after each query step (lower-triangular, top-left
+            aligned).
+        flash_attention: None or False; there is one CPU kernel (True raises, as Keras
+            does where flash attention is unavailable).
+        attn_logits_soft_cap: not supported (must be None).
+
+    Returns:
+        The (B, T, N, H) attention output (H of value's last axis)."""
+    shapes = [tuple(shape(x)) for x in (query, key, value)]
+    if any(len(s) != 4 for s in shapes):
+        raise ValueError("`dot_product_attention` only supports 4D inputs. Received: "
+                         f"query.shape={shapes[0]}, key.shape={shapes[1]}, "
+                         f"value.shape={shapes[2]}.")
+    if bias is not None and mask is not None:
+        raise ValueError("Only one of `bias` and `mask` can be provided. Received both.")
+    if flash_attention:
+        raise ValueError("Flash attention is not supported by cnn's CPU engine; pass "
+                         "flash_attention=None or False.")
+    if attn_logits_soft_cap is not None:
+        raise ValueError("`attn_logits_soft_cap` is not supported by cnn; received "
+                         f"attn_logits_soft_cap={attn_logits_soft_cap}")
+    if scale is None:
+        scale = 1.0 / float(np.sqrt(shapes[0][-1]))
+    extra, kind = [], 0
+    m = bias if bias is not None else mask
+    if m is not None:
+        kind = int(bias is not None)
+        if not isinstance(m, (Tensor, Symbol)):
+            m = np.asarray(m)
+            m = (m != 0).astype(np.float32) if kind == 0 else m.astype(np.float32)
+        dims = list(shape(m))
+        if len(dims) > 4:
+            raise ValueError(f"`{'bias' if kind else 'mask'}` must be broadcastable to (B, N, T, "
+                             f"S) = ({shapes[0][0]}, {shapes[0][2]}, {shapes[0][1]}, "
+                             f"{shapes[1][1]}); received shape {tuple(dims)}")
+        if len(dims) < 4:  # NumPy broadcasting: leading axes of size 1
+            dims = [1] * (4 - len(dims)) + dims
+            m = reshape(m, [-1 if d is None else d for d in dims])
+        extra = [m]
+    # sdpa's ints: rank-4 layout, causal, mask or bias, keras.ops masking (no zeroing)
+    return op("sdpa", [query, key, value] + extra, ints=[0, int(bool(is_causal)), kind, 1],
+              floats=[float(scale)])
+
+
+__all__ += ["dot_product_attention"]

@@ -1,7 +1,11 @@
 """Attention layers: MultiHeadAttention, Attention (dot-product / "concat" scores) and
-AdditiveAttention, composed from engine ops (matmul, reshape, transpose, softmax, tanh,
-sum, mul, add, clip, dropout), each a C kernel with a backward, so the layers train in a
-compiled graph and on a GradientTape.
+AdditiveAttention, built from engine ops, each a C kernel with a backward, so the layers
+train in a compiled graph and on a GradientTape. MultiHeadAttention runs its attention as
+one fused op, `sdpa` (csrc/ops_attention.c: scores, masking, softmax, dropout and the
+weighted sum, reading the projections in their (batch, steps, heads * size) layout, so no
+transposes); `return_attention_scores=True` adds its companion op `sdpa_probs`, which
+recomputes the same probabilities (ops are single-output). Attention and
+AdditiveAttention are composed (matmul, softmax, tanh, sum, mul, add, clip, dropout).
 
 MultiHeadAttention's weights follow Keras 3 (names, shapes and order), so
 `set_weights(keras_layer.get_weights())` works: query kernel (D_q, heads, key_dim) and
@@ -211,28 +215,13 @@ class MultiHeadAttention(Layer):
                 raise ValueError(f"Layer '{self.name}': the last axis of `{what}` must be "
                                  f"known; received shape {shape}")
 
-    def _project(self, x, kernel, bias, steps, heads, size):
-        """(B, steps, D) @ kernel (D, heads, size) + bias -> (B, heads, steps, size)."""
+    def _project(self, x, kernel, bias, heads, size):
+        """(B, steps, D) @ kernel (D, heads, size) + bias -> (B, steps, heads * size): the
+        layout sdpa reads as (B, steps, heads, size), so no transpose is needed."""
         y = ops.matmul(x, ops.reshape(kernel, (kernel.shape[0], heads * size)))
-        y = ops.reshape(y, (-1, steps, heads, size))
         if bias is not None:
-            y = ops.add(y, bias)
-        return ops.transpose(y, (0, 2, 1, 3))
-
-    def _mask(self, attention_mask, use_causal_mask, t, s):
-        mask = None if attention_mask is None else _binary_mask(attention_mask)
-        if use_causal_mask:
-            causal = np.tril(np.ones((t, s), np.float32)).reshape(1, t, s)
-            mask = causal if mask is None else ops.multiply(mask, causal)
-        if mask is None:
-            return None
-        if isinstance(mask, np.ndarray):
-            while mask.ndim < 4:  # Keras expands at the heads axis (-3)
-                mask = np.expand_dims(mask, -3)
-            return mask
-        while len(mask.shape) < 4:
-            mask = ops.expand_dims(mask, len(mask.shape) - 2)
-        return mask
+            y = ops.add(y, ops.reshape(bias, (heads * size,)))
+        return y
 
     def call(self, inputs, training=None, return_attention_scores=False, use_causal_mask=False,
              _packed_inputs=True, _fixed_training=None):
@@ -246,28 +235,32 @@ class MultiHeadAttention(Layer):
             raise ValueError(f"Layer '{self.name}' (MultiHeadAttention) needs known sequence "
                              f"lengths; received query steps {t} and value steps {s}")
         heads = self.num_heads
-        q = self._project(query, self.query_kernel, self.query_bias, t, heads, self.key_dim)
-        k = self._project(key, self.key_kernel, self.key_bias, s, heads, self.key_dim)
-        v = self._project(value, self.value_kernel, self.value_bias, s, heads, self.value_dim)
-        q = ops.multiply(q, self._inverse_sqrt_key_dim)
-        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))  # (B, heads, T, S)
-        mask = self._mask(attention_mask, use_causal_mask, t, s)
-        if mask is not None:
-            if isinstance(mask, np.ndarray):
-                fill = (np.float32(1.0) - mask) * np.float32(_LARGE_NEGATIVE)
-            else:
-                fill = ops.multiply(ops.subtract(np.float32(1.0), mask),
-                                    np.float32(_LARGE_NEGATIVE))
-            scores = ops.add(ops.multiply(scores, mask), fill)  # where(mask, scores, -1e9)
-        probs = ops.softmax(scores, axis=-1)
-        if mask is not None:  # Keras zeroes masked positions (a fully masked row gives 0s)
-            probs = ops.multiply(probs, mask)
-        dropped = probs
-        if self.dropout > 0:
-            kw = {} if _fixed_training is None else {_FIXED: _fixed_training}
-            dropped = self._dropout_layer(probs, training=training, **kw)
-        out = ops.matmul(dropped, v)  # (B, heads, T, value_dim)
-        out = ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (-1, t, heads * self.value_dim))
+        q = self._project(query, self.query_kernel, self.query_bias, heads, self.key_dim)
+        k = self._project(key, self.key_kernel, self.key_bias, heads, self.key_dim)
+        v = self._project(value, self.value_kernel, self.value_bias, heads, self.value_dim)
+        mask = []
+        if attention_mask is not None:  # sdpa reads nonzero as "attend", as Keras's bool cast
+            symbolic = isinstance(attention_mask, (backend.Tensor, backend.Symbol))
+            mask = [attention_mask if symbolic else _binary_mask(attention_mask)]
+        # sdpa's ints: heads folded into the features, causal, a mask (not a bias), Keras's
+        # MultiHeadAttention masking (-1e9 logits, masked probabilities 0), dropout mode
+        # (follow the run) and the Dropout sublayer's seed attribute.
+        ints = [heads, int(bool(use_causal_mask)), 0, 0, 0, self._dropout_layer._seed_attr]
+        floats = [float(self._inverse_sqrt_key_dim), self.dropout]
+        on, seed = False, None
+        if self.dropout > 0 and not isinstance(q, backend.Symbol):
+            # eager: the Dropout sublayer's rule and seed stream
+            on = bool(training) if training is not None else bool(_fixed_training)
+            seed = self._dropout_layer._next_seed() if on else None
+        out = backend.op("sdpa", [q, k, v] + mask, ints, floats, training=on, seed=seed)
+        out = self._output_projection(out, t)  # (B, T, heads * value_dim) -> output shape
+        if return_attention_scores:  # the same probabilities, before dropout, (B, heads, T, S)
+            return out, backend.op("sdpa_probs", [q, k] + mask, ints, floats)
+        return out
+
+    def _output_projection(self, out, t):
+        """(B, T, heads * value_dim) -> (B, T, *output_shape) through the output dense."""
+        heads = self.num_heads
         out_shape = tuple(self.output_kernel.shape[2:])
         out = ops.matmul(out, ops.reshape(self.output_kernel,
                                           (heads * self.value_dim, int(np.prod(out_shape)))))
@@ -275,8 +268,6 @@ class MultiHeadAttention(Layer):
             out = ops.reshape(out, (-1, t) + out_shape)
         if self.output_bias is not None:
             out = ops.add(out, self.output_bias)
-        if return_attention_scores:
-            return out, probs
         return out
 
     def get_config(self):
