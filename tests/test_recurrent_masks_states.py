@@ -232,3 +232,44 @@ def test_bad_input_names_the_layer():
     mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
     np.testing.assert_allclose(np.asarray(lstm(x, mask=mask))[0],
                                np.asarray(lstm(x[:, :3]))[0], rtol=1e-6)
+
+
+def seq2seq(lib):
+    """Encoder (Bidirectional LSTM with states) -> decoder (LSTM from the encoder's
+    forward states), masks from Embedding(mask_zero=True), a GRU with the reset before."""
+    L = lib.layers
+    src, tgt = L.Input((T,)), L.Input((T,))
+    enc = L.Bidirectional(L.LSTM(3, return_state=True), merge_mode="sum")(
+        L.Embedding(V, E, mask_zero=True)(src))
+    dec = L.LSTM(3, return_sequences=True)(L.Embedding(V, E, mask_zero=True)(tgt),
+                                           initial_state=enc[1:3])
+    out = L.GRU(2, reset_after=False, return_sequences=True)(dec)
+    return (cnn.models.Model if lib is cnn else keras.Model)([src, tgt], [out, enc[0]])
+
+
+@pytest.mark.parametrize("direction", ["cnn_to_keras", "keras_to_cnn"])
+def test_keras_files_move_both_ways(direction, tmp_path):
+    keras.utils.set_random_seed(10)
+    k, c = seq2seq(keras), seq2seq(cnn)
+    nudge(k)
+    copy_weights(k, c)
+    xs = [tokens(10), tokens(11)]
+    path = str(tmp_path / "m.keras")
+    if direction == "cnn_to_keras":
+        c.save(path)
+        loaded = keras.models.load_model(path)
+        got = [np.asarray(v) for v in loaded.predict(xs, verbose=0)]
+        want = c.predict(xs, verbose=0)
+    else:
+        k.save(path)
+        loaded = cnn.models.load_model(path)
+        got = loaded.predict(xs, verbose=0)
+        want = [np.asarray(v) for v in k.predict(xs, verbose=0)]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+    weights = str(tmp_path / "w.weights.h5")
+    (k if direction == "keras_to_cnn" else c).save_weights(weights)
+    fresh = seq2seq(cnn if direction == "keras_to_cnn" else keras)
+    fresh.load_weights(weights)
+    for g, w in zip(fresh.predict(xs, verbose=0), want):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-6)

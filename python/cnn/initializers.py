@@ -426,7 +426,8 @@ def deserialize(config):
     if isinstance(config, str):
         return get(config)
     if not isinstance(config, dict) or config.get("class_name") not in _CLASSES or \
-            set(config) - {"class_name", "config", "module", "registered_name"}:
+            set(config) - {"class_name", "config", "module", "registered_name",
+                           "shared_object_id"}:
         raise ValueError(f"Could not interpret initializer identifier: {config!r}. A dict "
                          f"needs a 'class_name' among {sorted(_CLASSES)} and optionally a "
                          "'config'")

@@ -167,7 +167,8 @@ def serialize(regularizer):
 def deserialize(config):
     """A Regularizer from serialize()'s {"class_name", "config"} dict."""
     if not isinstance(config, dict) or config.get("class_name") not in _CLASSES or \
-            set(config) - {"class_name", "config", "module", "registered_name"}:
+            set(config) - {"class_name", "config", "module", "registered_name",
+                           "shared_object_id"}:
         raise ValueError(f"Could not interpret regularizer identifier: {config!r}. A dict "
                          f"needs a 'class_name' among {sorted(_CLASSES)} and optionally a "
                          "'config'")

@@ -3,7 +3,7 @@ backwards, and their outputs are merged."""
 from .. import backend
 from .keras_tensor import any_keras_tensor
 from .layer import Layer, shape_of
-from .recurrent import _FusedRNN, _N_STATES, _as_list
+from .recurrent import _FusedRNN, _HAS_MASK_INPUT, _N_STATES, _as_list
 
 _MERGE_MODES = ("sum", "mul", "concat", "ave", None)
 
@@ -78,23 +78,31 @@ class Bidirectional(Layer):
         n_states = kwargs.pop(_N_STATES, None)
         if n_states is not None:  # a functional model replaying a packed call
             flat = list(inputs)
-            inputs, initial_state = flat[0], (flat[1:] or None)
-            if n_states:
+            inputs, initial_state = flat[0], (flat[1:1 + n_states] or None)
+            if kwargs.pop(_HAS_MASK_INPUT, False):
+                mask = flat[1 + n_states]
+            elif n_states:
                 mask = None  # Keras 3: no propagated mask beside initial states
         if kwargs:
             raise TypeError(f"Unrecognized keyword argument(s) passed to layer '{self.name}' "
                             f"(Bidirectional): {sorted(kwargs)}")
         states = _as_list(initial_state)
-        if any_keras_tensor([inputs] + states):
-            if mask is not None:
-                raise ValueError(f"Layer '{self.name}': in a functional model the mask comes "
-                                 "from the layers before (Embedding(mask_zero=True), Masking).")
-            if not states:
+        if any_keras_tensor([inputs] + states + ([mask] if mask is not None else [])):
+            if not states and mask is None:
                 return super().__call__(inputs, training=training)
-            return super().__call__([inputs] + states, training=training,
-                                    **{_N_STATES: len(states)})
+            extra, packed = {_N_STATES: len(states)}, [inputs] + states
+            if mask is not None:
+                if not any_keras_tensor(mask):
+                    raise ValueError(f"Layer '{self.name}': in a functional model an explicit "
+                                     "`mask` must be a symbolic tensor too.")
+                packed.append(mask)
+                extra[_HAS_MASK_INPUT] = True
+            return super().__call__(packed, training=training, **extra)
         return super().__call__(inputs, training=training, initial_state=states or None,
                                 mask=mask)
+
+    def _node_call_arguments(self, node):
+        return _FusedRNN._node_call_arguments(self, node)
 
     def build(self, input_shape):
         if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (list, tuple)):
@@ -163,22 +171,20 @@ class Bidirectional(Layer):
         return [mask] * outputs if self.merge_mode is None else mask
 
     def get_config(self):
-        def layer_config(layer):
-            return {"module": "keras.layers", "class_name": type(layer).__name__,
-                    "config": layer.get_config(), "registered_name": None}
-        return {**super().get_config(), "merge_mode": self.merge_mode,
-                "layer": layer_config(self.forward_layer),
-                "backward_layer": layer_config(self.backward_layer)}
+        from ..models.model_config import serialize_layer
+        config = {**super().get_config(), "merge_mode": self.merge_mode,
+                  "layer": serialize_layer(self.forward_layer),
+                  "backward_layer": serialize_layer(self.backward_layer)}
+        for key in ("layer", "backward_layer"):
+            config[key].pop("build_config", None)
+        return config
 
     @classmethod
-    def from_config(cls, config):
-        from .. import layers as layers_module
+    def from_config(cls, config, custom_objects=None):
+        from ..models.model_config import deserialize_layer
         config = dict(config)
-
-        def rebuild(entry):
-            if isinstance(entry, dict) and "class_name" in entry:
-                return getattr(layers_module, entry["class_name"]).from_config(entry["config"])
-            return entry
-        layer = rebuild(config.pop("layer"))
-        backward = rebuild(config.pop("backward_layer", None))
+        layer = deserialize_layer(config.pop("layer"), custom_objects)
+        backward = config.pop("backward_layer", None)
+        if backward is not None:
+            backward = deserialize_layer(backward, custom_objects)
         return cls(layer, backward_layer=backward, **config)

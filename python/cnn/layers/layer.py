@@ -425,6 +425,12 @@ class Layer:
         values = getattr(self._inbound_nodes[0], attr)
         return values[0] if len(values) == 1 else list(values)
 
+    def _node_call_arguments(self, node):
+        """How a recorded call is written into a model config: (positional arguments,
+        keyword arguments holding tensors). Layers that pack keyword tensors into their
+        node's inputs override this to write Keras's form."""
+        return [node.inputs], {}
+
     # ---- config ---------------------------------------------------------------------
 
     def get_config(self):

@@ -47,3 +47,29 @@ class Masking(Layer):
 
     def get_config(self):
         return {**super().get_config(), "mask_value": self.mask_value}
+
+
+class KerasNotEqual(Layer):
+    """The `NotEqual` operation Keras 3 writes into a functional model's config where an
+    `Embedding(mask_zero=True)` mask feeds a layer explicitly (args `[indices, 0]`), so
+    such files load; `x != value` elementwise as 0/1."""
+
+    def __init__(self, value=0.0, **kwargs):
+        kwargs.pop("dtype", None)
+        super().__init__(**kwargs)
+        self.value = float(value)
+
+    def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, (list, tuple)) and len(inputs) == 2 and not hasattr(inputs[1], "shape"):
+            inputs, self.value = inputs[0], float(inputs[1])  # Keras's node args [x, value]
+        return super().__call__(inputs, **kwargs)
+
+    def call(self, inputs):
+        column = backend.op("reshape", [inputs], ints=[-1] + list(inputs.shape[1:]) + [1])
+        return backend.op("not_equal_any", [column], floats=[self.value])
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "value": self.value}

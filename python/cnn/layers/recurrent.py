@@ -75,6 +75,7 @@ class _FusedRNN(Layer):
     dropout and the final states inside it), the last step and the states sliced out."""
     _op, _gates, _n_states = None, 1, 1
     _consumes_mask = True
+    _keras_cell_name = None  # Keras saves the weights on the layer's cell ("lstm_cell")
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -157,6 +158,16 @@ class _FusedRNN(Layer):
             return super().__call__(packed, training=training, **extra)
         return super().__call__(inputs, training=training, initial_state=states or None,
                                 mask=mask)
+
+    def _node_call_arguments(self, node):
+        n_states = node.kwargs.get(_N_STATES)
+        if n_states is None:
+            return [node.inputs], {}
+        flat = list(node.inputs)
+        kwargs = {"initial_state": flat[1:1 + n_states]} if n_states else {}
+        if node.kwargs.get(_HAS_MASK_INPUT):
+            kwargs["mask"] = flat[1 + n_states]
+        return [flat[0]], kwargs
 
     def _split_shapes(self, input_shape):
         """The sequence shape from build's argument (several shapes when states or a mask
@@ -362,6 +373,7 @@ class LSTM(_FusedRNN):
         unit_forget_bias: initialise the forget gate's bias to ones (default True), as
             Keras, on top of `bias_initializer` for the other gates."""
     _op, _gates, _n_states = "lstm", 4, 2
+    _keras_cell_name = "lstm_cell"
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -403,6 +415,7 @@ class GRU(_FusedRNN):
         use_bias: whether to add the biases (default True).
         reset_after: where the reset gate applies (default True, Keras 3's default)."""
     _op, _gates, _n_states = "gru", 3, 1
+    _keras_cell_name = "gru_cell"
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -451,6 +464,7 @@ class SimpleRNN(_FusedRNN):
         activation: "tanh" (default), "sigmoid", "relu", "linear" or "hard_sigmoid".
         use_bias: whether to add the bias (default True)."""
     _op, _gates, _n_states = "simple_rnn", 1, 1
+    _keras_cell_name = "simple_rnn_cell"
 
     def __init__(self, units, activation="tanh", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",

@@ -59,6 +59,9 @@ def _class_for(entry, custom_objects):
     known = _layer_classes()
     if class_name in known:
         return known[class_name]
+    if class_name == "NotEqual":  # a Keras operation that masks become in Keras's configs
+        from ..layers.masking import KerasNotEqual
+        return KerasNotEqual
     raise ValueError(f"Unknown layer class '{class_name}' in the model config: cnn has no "
                      "such layer. If it is a custom layer, pass it in "
                      f"`custom_objects={{'{class_name}': {class_name}}}` or decorate it with "
@@ -144,7 +147,8 @@ def serialize_layer(layer):
     out = {"module": module, "class_name": cls.__name__, "config": config,
            "registered_name": reg}
     if layer.built and layer._inbound_nodes and cls is not InputLayer:
-        shapes = [list(t.shape) for t in layer._inbound_nodes[0].input_tensors]
+        args, _ = layer._node_call_arguments(layer._inbound_nodes[0])
+        shapes = [list(t.shape) for t in flatten(args)]
         out["build_config"] = {"input_shape": shapes[0] if len(shapes) == 1 else shapes}
     return out
 
@@ -184,10 +188,17 @@ def _serialize_functional(model):
     for layer in graph.layers:
         entry = serialize_layer(layer)
         entry["name"] = layer.name
-        entry["inbound_nodes"] = [
-            {"args": [structure(n.inputs, tensor)], "kwargs": _node_kwargs(n)}
-            for n in layer._inbound_nodes
-            if id(n) in in_model and not isinstance(layer, InputLayer)]
+        entry["inbound_nodes"] = []
+        for n in layer._inbound_nodes:
+            if id(n) not in in_model or isinstance(layer, InputLayer):
+                continue
+            # A layer that packs tensor keyword arguments (initial_state) into its node's
+            # inputs writes them back as Keras's keyword arguments.
+            args, tensor_kwargs = layer._node_call_arguments(n)
+            kwargs = {**_node_kwargs(n),
+                      **{k: structure(v, tensor) for k, v in tensor_kwargs.items()}}
+            entry["inbound_nodes"].append({"args": [structure(a, tensor) for a in args],
+                                           "kwargs": kwargs})
         layer_configs.append(entry)
     return {"name": model.name, "trainable": model.trainable, "layers": layer_configs,
             "input_layers": structure(model._input_structure, history),
@@ -242,12 +253,15 @@ def _functional_from_config(config, custom_objects):
                                "config": {"keras_history": node_data[0][:3]}}],
                              "kwargs": node_data[0][3] if len(node_data[0]) > 3 else {}}
             # Nodes of one layer are made in order, so a later one waits for earlier ones.
-            if not all(ready(r) for r in refs(node_data.get("args", []))) or \
+            if not all(ready(r) for r in refs([node_data.get("args", []),
+                                               node_data.get("kwargs") or {}])) or \
                     any(p[0] == name for p in pending[:pending.index(item)]):
                 continue
             args = resolve(node_data.get("args", []))
-            kwargs = {k: v for k, v in (node_data.get("kwargs") or {}).items()
-                      if k != "mask" and v is not None}
+            # A mask keyword reaches only layers that take one (recurrent layers).
+            takes_mask = getattr(created[name], "_consumes_mask", False)
+            kwargs = {k: resolve(v) for k, v in (node_data.get("kwargs") or {}).items()
+                      if (k != "mask" or takes_mask) and v is not None}
             inputs = args[0] if len(args) == 1 else args
             outputs = created[name](inputs, **kwargs)
             index = counts.get(name, 0)

@@ -130,11 +130,22 @@ def save_weights(model, filepath, overwrite=True):
         write_weights(model, f)
 
 
+def _vars_key(path, layer):
+    """Where a layer's variables live: "<path>/vars", or for a recurrent layer its cell's
+    "<path>/cell/vars" (Keras keeps them on the cell; the layer's own vars stay empty)."""
+    cell = getattr(layer, "_keras_cell_name", None)
+    base = f"{path}/cell" if cell and path else ("cell" if cell else path)
+    return f"{base}/vars" if base else "vars"
+
+
 def write_weights(model, f):
     """Writes the model's variables into the open h5py File (or group) `f`."""
     for path, layer in _layer_paths(model):
-        group = f.create_group(f"{path}/vars" if path else "vars")
-        group.attrs["name"] = layer.name
+        key = _vars_key(path, layer)
+        if key != (f"{path}/vars" if path else "vars"):  # the layer's own, empty group
+            f.create_group(f"{path}/vars" if path else "vars").attrs["name"] = layer.name
+        group = f.create_group(key)
+        group.attrs["name"] = getattr(layer, "_keras_cell_name", None) or layer.name
         for i, var in enumerate(_own_variables(layer)):
             group[str(i)] = np.asarray(var.numpy(), dtype=np.float32)
     optimizer = getattr(model, "optimizer", None)
@@ -205,7 +216,9 @@ def read_weights(model, f, skip_mismatch=False):
     layer is checked before any variable is written."""
     updates, errors = [], []
     for path, layer in _layer_paths(model):
-        key = f"{path}/vars" if path else "vars"
+        key = _vars_key(path, layer)
+        if key not in f:  # a file cnn wrote before recurrent weights moved to the cell
+            key = f"{path}/vars" if path else "vars"
         group = f[key] if key in f else {}
         stored = [np.asarray(group[str(i)]) for i in range(len(group)) if str(i) in group]
         message = _check_layer(layer, stored)
