@@ -273,3 +273,61 @@ def test_keras_files_move_both_ways(direction, tmp_path):
     fresh.load_weights(weights)
     for g, w in zip(fresh.predict(xs, verbose=0), want):
         np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-6)
+
+
+def masked_encoder(lib, residual=True):
+    """A padded-token Transformer-style block: MultiHeadAttention sees the query/value
+    masks, Add combines masks, GlobalAveragePooling1D averages the kept steps only."""
+    L = lib.layers
+    inp = L.Input((T,))
+    h = L.Embedding(V, 8, mask_zero=True)(inp)
+    a = L.MultiHeadAttention(num_heads=2, key_dim=4)(h, h)
+    h = L.LayerNormalization()(L.Add()([h, a]) if residual else a)
+    h = L.Dense(8, activation="relu")(h)
+    out = L.Dense(2)(L.GlobalAveragePooling1D()(h))
+    return (cnn.models.Model if lib is cnn else keras.Model)(inp, out)
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_attention_add_and_pooling_respect_masks_like_keras(residual):
+    keras.utils.set_random_seed(12)
+    k, c = masked_encoder(keras, residual), masked_encoder(cnn, residual)
+    nudge(k)
+    copy_weights(k, c)
+    x = tokens(12)
+    x[(x == 0).all(1), 0] = 1  # every row keeps a step (Keras's masked mean of none is NaN)
+    np.testing.assert_allclose(c.predict(x, verbose=0), np.asarray(k.predict(x, verbose=0)),
+                               rtol=1e-5, atol=1e-6)
+    y = np.random.default_rng(13).integers(0, 2, N).astype(np.float32)
+    for m in (k, c):
+        m.compile(optimizer=(keras if m is k else cnn).optimizers.SGD(0.05),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    hk = k.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    hc = c.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(hc.history["loss"], hk.history["loss"], rtol=1e-5)
+
+
+def test_masked_metrics_count_kept_steps_like_keras():
+    def model(lib):
+        L = lib.layers
+        inp = L.Input((T,))
+        h = L.LSTM(4, return_sequences=True)(L.Embedding(V, E, mask_zero=True)(inp))
+        return (cnn.models.Model if lib is cnn else keras.Model)(inp, L.Dense(3)(h))
+    keras.utils.set_random_seed(14)
+    k, c = model(keras), model(cnn)
+    copy_weights(k, c)
+    x = tokens(14)
+    y = np.random.default_rng(15).integers(0, 3, (N, T)).astype(np.float32)
+    for m, lib in ((k, keras), (c, cnn)):
+        m.compile(optimizer="sgd", metrics=["accuracy"],
+                  loss=lib.losses.SparseCategoricalCrossentropy(from_logits=True))
+    want, got = k.evaluate(x, y, verbose=0), c.evaluate(x, y, verbose=0)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_global_average_pooling_mask_eagerly():
+    x = np.arange(24, dtype=np.float32).reshape(2, 4, 3)
+    mask = np.array([[1, 1, 0, 0], [0, 0, 0, 0]], bool)
+    out = np.asarray(cnn.layers.GlobalAveragePooling1D()(x, mask=mask))
+    np.testing.assert_allclose(out[0], x[0, :2].mean(0))
+    np.testing.assert_array_equal(out[1], np.zeros(3))  # no kept step: zeros, not NaN

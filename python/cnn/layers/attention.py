@@ -124,19 +124,37 @@ class MultiHeadAttention(Layer):
 
     # ---- calling ------------------------------------------------------------------
 
+    # Inside a model the masks of query, value and key (Embedding(mask_zero=True),
+    # Masking) arrive as `mask` and join the attention mask, as Keras 3's query_mask,
+    # value_mask and key_mask do; the output carries the query's mask.
+    supports_masking = True
+    _consumes_mask = True
+
+    def compute_mask(self, inputs, previous_mask):
+        return previous_mask[0] if isinstance(previous_mask, (list, tuple)) else previous_mask
+
     def __call__(self, query, value=None, key=None, attention_mask=None,
                  return_attention_scores=False, training=None, use_causal_mask=False,
-                 **kwargs):
+                 query_mask=None, value_mask=None, key_mask=None, **kwargs):
         if kwargs.get(_PACKED):  # a functional model replaying a recorded call
             if value is not None or key is not None or attention_mask is not None:
                 raise TypeError(f"Layer '{self.name}': packed inputs take no separate "
                                 "value, key or attention_mask")
+            masks = list(kwargs.pop("mask", None) or [])[:3]
+            if masks:
+                kwargs["_step_masks"] = masks
             return super().__call__(query, training=training,
                                     return_attention_scores=bool(return_attention_scores),
                                     use_causal_mask=bool(use_causal_mask), **kwargs)
         if kwargs:
             raise TypeError(f"Unrecognized keyword argument(s) passed to layer '{self.name}' "
                             f"(MultiHeadAttention): {sorted(kwargs)}")
+        step_masks = [query_mask, value_mask, key_mask]
+        if any(m is not None for m in step_masks) and any_keras_tensor([query, value, key]):
+            raise ValueError(f"Layer '{self.name}': in a functional model the query, value "
+                             "and key masks come from the layers before "
+                             "(Embedding(mask_zero=True), Masking); pass an explicit "
+                             "`attention_mask` instead.")
         if value is None and isinstance(query, (list, tuple)) and 2 <= len(query) <= 4:
             # [query, value, key, attention_mask] (a saved model config's node arguments)
             query, value, *rest = query
@@ -160,6 +178,8 @@ class MultiHeadAttention(Layer):
                        "use_causal_mask": bool(use_causal_mask)}
         if training is not None and any_keras_tensor(inputs):
             call_kwargs[_FIXED] = bool(training)  # recorded on the Node, as Dropout does
+        if any(m is not None for m in step_masks):
+            call_kwargs["_step_masks"] = step_masks
         return super().__call__(inputs, training=training, **call_kwargs)
 
     def build(self, query_shape, value_shape=None, key_shape=None):
@@ -224,9 +244,12 @@ class MultiHeadAttention(Layer):
         return y
 
     def call(self, inputs, training=None, return_attention_scores=False, use_causal_mask=False,
-             _packed_inputs=True, _fixed_training=None):
+             _packed_inputs=True, _fixed_training=None, _step_masks=None):
         query, value, key = inputs[:3]
         attention_mask = inputs[3] if len(inputs) > 3 else None
+        if _step_masks is not None:
+            attention_mask = _join_step_masks(attention_mask,
+                                              *(list(_step_masks) + [None] * 3)[:3])
         if not isinstance(query, (backend.Tensor, backend.Symbol)):
             query = backend.convert_to_tensor(query)
         self._check_shapes(tuple(query.shape), tuple(value.shape), tuple(key.shape))
@@ -277,6 +300,29 @@ class MultiHeadAttention(Layer):
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "seed": self.seed}
+
+
+def _join_step_masks(attention_mask, query_mask, value_mask, key_mask):
+    """Keras 3's automatic attention mask: query_mask (B, T) as (B, T, 1), value_mask and
+    key_mask (B, S) as (B, 1, S), ANDed (0/1 products) with the attention mask."""
+    def value_of(m):
+        return m if isinstance(m, (backend.Tensor, backend.Symbol)) else _binary_mask(m)
+    parts = []
+    if query_mask is not None:
+        m = value_of(query_mask)
+        parts.append(backend.op("reshape", [m], ints=[-1, m.shape[1], 1]))
+    for m in (value_mask, key_mask):
+        if m is not None:
+            m = value_of(m)
+            parts.append(backend.op("reshape", [m], ints=[-1, 1, m.shape[1]]))
+    if attention_mask is not None:
+        parts.append(value_of(attention_mask))
+    if not parts:
+        return None
+    out = parts[0]
+    for m in parts[1:]:
+        out = backend.op("mul", [out, m])
+    return out
 
 
 class _DotAttentionBase(Layer):

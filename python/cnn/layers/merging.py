@@ -8,9 +8,9 @@ the non-batch axes right-aligned (a lower-rank input gets unit axes after its ba
 and incompatible shapes fail when the layer is called, naming the layer and the shapes."""
 import numpy as np
 
-from .. import ops
+from .. import backend, ops
 from .input_spec import _fmt
-from .layer import Layer
+from .layer import Layer, shape_of
 
 __all__ = ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
            "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]
@@ -26,6 +26,19 @@ class _Merge(Layer):
 
     _min_inputs = 1
     _exact_inputs = None
+    supports_masking = True
+
+    def compute_mask(self, inputs, previous_mask):
+        """Keras's rule: the entries every input keeps (inputs without a mask keep all);
+        None when no input has a mask."""
+        masks = [m for m in (previous_mask if isinstance(previous_mask, (list, tuple))
+                             else [previous_mask]) if m is not None]
+        if not masks:
+            return None
+        out = masks[0]
+        for m in masks[1:]:
+            out = backend.op("mul", [out, m])  # 0/1 masks: the product is their AND
+        return out
 
     def __call__(self, inputs, *args, **kwargs):
         if not isinstance(inputs, (list, tuple)):
@@ -237,6 +250,14 @@ class Concatenate(_Merge):
 
     def call(self, inputs):
         return ops.concatenate(list(inputs), axis=self.axis)
+
+    def compute_mask(self, inputs, previous_mask):
+        # Along the features the steps' masks combine; along another axis Keras would
+        # concatenate the masks, which cnn does not do (the mask is dropped).
+        rank = len(shape_of(inputs[0]))
+        if self.axis % rank != rank - 1:
+            return None
+        return super().compute_mask(inputs, previous_mask)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

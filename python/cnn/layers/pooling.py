@@ -2,9 +2,11 @@
 poolings. The windowed ones run the engine's max_pool2d/avg_pool2d ops (1-D inputs as images
 of height 1); the global ones are max/mean reductions. The module name also serves Keras 2's
 `keras.layers.pooling` path."""
+import numpy as np
+
 from .. import backend
 from .input_spec import InputSpec
-from .layer import Layer
+from .layer import Layer, shape_of
 
 
 def standardize_tuple(layer, value, n, arg, allow_zero=False):
@@ -157,6 +159,13 @@ class AveragePooling1D(_Pooling):
         super().__init__(pool_size, strides, padding, data_format, name=name, **kwargs)
 
 
+def _divide_no_nan(num, den):
+    """num / den with 0 where den is 0 (den holds counts >= 0)."""
+    nonzero = backend.op("minimum", [den, np.float32(1.0)])
+    safe = backend.op("add", [den, backend.op("sub", [np.float32(1.0), nonzero])])
+    return backend.op("mul", [backend.op("div", [num, safe]), nonzero])
+
+
 class _GlobalPooling(Layer):
     """Max or mean over every spatial axis of (batch, *spatial, channels)."""
     _rank = 2
@@ -203,7 +212,9 @@ class GlobalMaxPooling2D(_GlobalPooling):
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
-    """Mean over the steps of (batch, steps, features).
+    """Mean over the steps of (batch, steps, features). With a mask (from
+    `Embedding(mask_zero=True)` or `Masking` before it, or `mask=`), the mean runs over the
+    kept steps only, as Keras; a sample with no kept step gives zeros (Keras: NaN).
 
     Args:
         data_format: "channels_last" (or None); "channels_first" raises ValueError.
@@ -211,6 +222,23 @@ class GlobalAveragePooling1D(_GlobalPooling):
     """
     _rank = 1
     _op = "mean"
+    supports_masking = True
+    _consumes_mask = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        mask = mask if isinstance(mask, (backend.Tensor, backend.Symbol)) else \
+            np.asarray(mask, np.float32)
+        steps = tuple(shape_of(inputs))[1]
+        keep = backend.op("reshape", [mask], ints=[-1, steps, 1])
+        keepdims = int(self.keepdims)
+        total = backend.op("sum", [backend.op("mul", [inputs, keep])], ints=[keepdims, 1])
+        count = backend.op("sum", [keep], ints=[keepdims, 1])
+        return _divide_no_nan(total, count)
+
+    def compute_mask(self, inputs, previous_mask):
+        return None
 
 
 class GlobalAveragePooling2D(_GlobalPooling):

@@ -255,6 +255,15 @@ def masked_weight(mask, sample_weight, reduction):
     return backend.op("mul", [weight, sample_weight])
 
 
+def metric_weight(metric, sample_weight, mask):
+    """The weights a compiled metric sees: Keras 3's mean metrics (accuracy, mse, ...)
+    count only the kept steps of a masked prediction (the mask joins the sample weights,
+    0/1); other metrics ignore masks, as Keras's do."""
+    if mask is None or not isinstance(metric, metrics.MeanMetricWrapper):
+        return sample_weight
+    return masked_weight(mask, sample_weight, "sum")
+
+
 def loss_value(loss, y_true, y_pred, sample_weight=None, mask=None):
     """A scalar loss Symbol: Loss objects reduce themselves; functions give per-sample
     values that are averaged over the batch ("sum_over_batch_size", as Keras wraps them).

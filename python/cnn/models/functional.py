@@ -88,9 +88,14 @@ class FunctionalGraph:
         for node in self.nodes:
             layer = node.layer
             args = pack_like(node.inputs, [env[id(t)] for t in node.input_tensors])
-            first_mask = masks.get(id(node.input_tensors[0])) if node.input_tensors else None
+            # Keras's previous_mask: the mask(s) of the call's first positional argument (a
+            # list for merge layers; the sequence alone for a recurrent layer with states).
+            first = layer._node_call_arguments(node)[0][0]
+            first_mask = pack_like(first, [masks.get(id(t)) for t in flatten(first)]) \
+                if isinstance(first, (list, tuple)) else masks.get(id(first))
             kwargs = node.kwargs
-            if first_mask is not None and layer._consumes_mask and "mask" not in kwargs:
+            if layer._consumes_mask and "mask" not in kwargs and any(
+                    m is not None for m in flatten(first_mask)):
                 kwargs = {**kwargs, "mask": first_mask}
             result = layer(args, training=training, **kwargs)
             flat = flatten(result)

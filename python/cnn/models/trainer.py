@@ -123,11 +123,13 @@ class TrainGraph:
         plain_ids, weighted_ids = [], []
         for ids, attr, weighted in ((plain_ids, "metric_ids", False),
                                     (weighted_ids, "weighted_metric_ids", True)):
-            for i, (spec, t, o, w, ys) in enumerate(zip(output_specs, ts, outs, ws, y_shapes)):
+            for i, (spec, t, o, w, m, ys) in enumerate(zip(output_specs, ts, outs, ws, masks,
+                                                           y_shapes)):
                 for metric_name, metric in compile_utils.resolve_metrics(
                         getattr(spec, attr), ys, tuple(o.shape)):
                     # Without sample weights a weighted metric is a plain one.
-                    layout.add_metric(metric_name, metric, t, o, w if weighted else None)
+                    weight = compile_utils.metric_weight(metric, w if weighted else None, m)
+                    layout.add_metric(metric_name, metric, t, o, weight)
                     ids.append((i, metric_name))
         plain_names, weighted_names = compile_utils.metric_log_names(plain_ids, weighted_ids,
                                                                      output_names)
