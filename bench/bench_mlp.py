@@ -14,6 +14,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -404,10 +405,11 @@ def main():
     wall = time.perf_counter() - t0
     load = load_note((machine_cpu_s() - busy0) - (own_cpu_s() - own0), wall, all_m)
     text = report(all_m, imports, params, load)
-    # Keep the section bench_cnn.py writes into the same file.
+    # Keep the sections the other scripts (bench_cnn.py, bench_rnn.py, ...) write into the file.
     old = open(a.out).read() if os.path.exists(a.out) else ""
-    start, end = "<!-- bench_cnn:start -->", "<!-- bench_cnn:end -->"
-    if start in old and end in old:
+    kept = re.findall(r"<!-- (bench_\w+):start -->.*?<!-- \1:end -->", old, re.S)
+    for name in kept:
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
         text = text.rstrip("\n") + "\n\n" + old[old.index(start):old.index(end) + len(end)] + "\n"
     with open(a.out, "w") as f:
         f.write(text)

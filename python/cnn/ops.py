@@ -7,7 +7,8 @@ from .backend import Symbol, Tensor, convert_to_tensor, op
 __all__ = [
     "matmul", "add", "subtract", "multiply", "divide", "negative", "exp", "log", "sqrt", "square",
     "abs", "absolute", "clip", "maximum", "minimum", "sum", "mean", "max", "reshape", "transpose",
-    "concatenate", "slice", "relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "hard_sigmoid",
+    "concatenate", "slice", "arange",
+    "relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "hard_sigmoid",
     "tanh", "softplus", "softsign", "silu", "swish", "softmax", "log_softmax", "convert_to_tensor",
     "convert_to_numpy", "shape", "expand_dims", "squeeze",
 ]
@@ -82,6 +83,18 @@ def squeeze(x, axis=None):
     axes = range(len(s)) if axis is None else [a % len(s) for a in _axes(axis, len(s))]
     keep = [d for i, d in enumerate(s) if not (i in axes and d == 1)]
     return reshape(x, [-1 if d is None else d for d in keep])
+
+
+def arange(start, stop=None, step=1, dtype=None):
+    """Evenly spaced values in [start, stop) (or [0, start)), as NumPy's arange: a constant
+    float32 tensor (cnn's tensors hold float32, and integer-valued ones up to 2**24 are
+    exact, so the result can index an Embedding, e.g. positions 0..length-1)."""
+    if dtype not in (None, "float32", "int32", "int64", "int"):
+        raise ValueError(f"cnn tensors are float32; received dtype={dtype!r}")
+    if stop is None:
+        start, stop = 0, start
+    values = np.arange(start, stop, step)
+    return convert_to_tensor(values.astype(np.float32))
 
 
 def relu(x): return op("relu", [x])

@@ -122,7 +122,16 @@ class Layer:
         return var
 
     def _sublayers(self):
-        return []
+        """The layers this layer owns. As in Keras, a custom layer owns the layers assigned
+        to its attributes (directly, or in a list, tuple or dict), in assignment order, so
+        their weights train with it. Built-in wrappers and models override this."""
+        out = []
+        for value in vars(self).values():
+            if isinstance(value, dict):
+                value = list(value.values())
+            items = value if isinstance(value, (list, tuple)) else [value]
+            out.extend(v for v in items if isinstance(v, Layer) and v is not self)
+        return out
 
     @property
     def trainable(self):
