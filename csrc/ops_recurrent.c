@@ -93,6 +93,7 @@ static cnn_status lstm_forward(cnn_op_ctx *c) {
     if (n == 0 || u == 0) return CNN_OK;
     float *gates = c->aux, *cell = c->aux + n * T * g;
     rnn_work wk = rnn_work_split(&r, c->work);
+    rnn_keep_states(&r, c);
     if (T > 0) rnn_project(&r, gates, &wk);
     for (int64_t s = 0; s < T; s++) {
         float *z = gates + rnn_time(&r, s) * g;  // sample i's row at z + i*T*4u
@@ -104,6 +105,7 @@ static cnn_status lstm_forward(cnn_op_ctx *c) {
         lstm_cells_fwd(&r, s, z, cell);
     }
     rnn_finish(&r, cell);
+    rnn_write_states(&r, c, cell);
     return CNN_OK;
 }
 
@@ -280,12 +282,14 @@ static cnn_status gru_forward(cnn_op_ctx *c) {
     if (n == 0 || u == 0) return CNN_OK;
     float *gates = c->aux, *extra = c->aux + n * T * g;  // extra: q_h or r h_{s-1}
     rnn_work wk = rnn_work_split(&r, c->work);
+    rnn_keep_states(&r, c);
     if (T > 0) rnn_project(&r, gates, &wk);
     for (int64_t s = 0; s < T; s++) {
         if (r.flags & RNN_RESET_BEFORE) gru_step_reset_before(&r, s, gates, extra, &wk);
         else gru_step_reset_after(&r, s, gates, extra, &wk);
     }
     rnn_finish(&r, NULL);
+    rnn_write_states(&r, c, NULL);
     return CNN_OK;
 }
 
@@ -432,6 +436,7 @@ static cnn_status simple_rnn_forward(cnn_op_ctx *c) {
     if (n == 0 || u == 0) return CNN_OK;
     rnn_work wk = rnn_work_split(&r, c->work);
     float *p = wk.big;
+    rnn_keep_states(&r, c);
     if (T > 0) rnn_project(&r, p, &wk);
     for (int64_t s = 0; s < T; s++) {
         int64_t ld;
@@ -445,6 +450,7 @@ static cnn_status simple_rnn_forward(cnn_op_ctx *c) {
         simple_rnn_cells_fwd(&r, s, p);
     }
     rnn_finish(&r, NULL);
+    rnn_write_states(&r, c, NULL);
     return CNN_OK;
 }
 

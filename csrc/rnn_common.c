@@ -71,6 +71,9 @@ cnn_status rnn_infer(rnn_cell cell, const char *op, int n_in, const cnn_shape *c
     if (a->n_float > 2 || at.drop < 0 || at.drop > 1 || at.rdrop < 0 || at.rdrop > 1)
         return cnn_fail(CNN_ERR_VALUE, "%s: floats are [dropout, recurrent_dropout], each in "
                         "[0, 1]", op);
+    if ((at.flags & RNN_WRITE_STATES) && !(at.flags & RNN_HAS_STATE))
+        return cnn_fail(CNN_ERR_VALUE, "%s: flag 64 (write the final states back) needs the "
+                        "initial states (flag 2)", op);
     if (n_in != input_count(cell, at.flags))
         return cnn_fail(CNN_ERR_VALUE, "%s: flags %d announce %d inputs, got %d", op, at.flags,
                         input_count(cell, at.flags), n_in);
@@ -140,15 +143,22 @@ rnn_run rnn_setup(cnn_op_ctx *c, rnn_cell cell) {
     uint64_t base = a.seed ? cnn_seed_mix(c->seed, (uint64_t)a.seed) : c->seed;
     r.seed_x = cnn_seed_mix(base, 1), r.seed_r = cnn_seed_mix(base, 2);
     r.y = c->out, r.dy = c->out_grad, r.ystride = (r.t + r.emit) * r.u;
-    if (r.mask) r.hs = c->aux + cell_aux(cell, r.n, r.t, r.u), r.hstride = r.t * r.u;
+    float *tail = c->aux + cell_aux(cell, r.n, r.t, r.u);  // after the cell's own aux
+    if (r.mask) r.hs = tail, r.hstride = r.t * r.u, tail += r.n * r.t * r.u;
     else r.hs = c->out, r.hstride = r.ystride;
+    if (a.flags & RNN_WRITE_STATES) {  // h0 / c0 read this call's saved copies
+        r.saved = tail;
+        r.h0 = tail;
+        if (cell == CELL_LSTM) r.c0 = tail + r.n * r.u;
+    }
     return r;
 }
 
 int64_t rnn_aux_size(const cnn_op_ctx *c, rnn_cell cell) {
     rnn_attrs a = read_attrs(c->attrs, c->n_in);
     int64_t n = c->in_shape[0]->dim[0], t = c->in_shape[0]->dim[1], u = c->in_shape[2]->dim[0];
-    return cell_aux(cell, n, t, u) + (a.flags & RNN_HAS_MASK ? n * t * u : 0);
+    return cell_aux(cell, n, t, u) + (a.flags & RNN_HAS_MASK ? n * t * u : 0) +
+           (a.flags & RNN_WRITE_STATES ? n_states(cell) * n * u : 0);
 }
 
 static int64_t work_floats(int64_t n, int64_t t, int64_t f, int64_t u, int64_t g, int drop) {
@@ -242,6 +252,26 @@ void rnn_finish(const rnn_run *r, const float *cell) {
         copy_or_zero(yr + T * u, T > 0 ? hr + (T - 1) * u : rnn_row(r->h0, u, i), u);
         if (r->ns == 2)
             copy_or_zero(yr + (T + 1) * u, T > 0 ? cell + (i * T + T - 1) * u : rnn_row(r->c0, u, i), u);
+    }
+}
+
+void rnn_keep_states(const rnn_run *r, cnn_op_ctx *c) {
+    if (!r->saved) return;
+    size_t bytes = sizeof(float) * (size_t)(r->n * r->u);
+    memcpy(r->saved, c->in[r->h0_in], bytes);
+    if (r->c0_in >= 0) memcpy(r->saved + r->n * r->u, c->in[r->c0_in], bytes);
+}
+
+void rnn_write_states(const rnn_run *r, cnn_op_ctx *c, const float *cell) {
+    if (!r->saved) return;
+    int64_t T = r->t, u = r->u;
+    // The state inputs are variables this op owns the update of, as batch_norm's moving
+    // statistics: nothing else reads them during the call (their copies are in aux).
+    float *h = (float *)c->in[r->h0_in], *cs = r->c0_in >= 0 ? (float *)c->in[r->c0_in] : NULL;
+    for (int64_t i = 0; i < r->n; i++) {
+        copy_or_zero(h + i * u, T > 0 ? r->hs + i * r->hstride + (T - 1) * u : r->h0 + i * u, u);
+        if (cs)
+            copy_or_zero(cs + i * u, T > 0 ? cell + (i * T + T - 1) * u : r->c0 + i * u, u);
     }
 }
 

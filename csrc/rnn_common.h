@@ -19,6 +19,9 @@
  * Output (N, T + E, u): rows 0..T-1 are the outputs of the steps in processing order
  *   (reversed input order with go_backwards, as Keras); with RNN_EMIT_STATES the E final
  *   states follow as extra rows (h, then c for lstm).
+ * RNN_WRITE_STATES (with RNN_HAS_STATE; Keras's stateful=True): the initial states are
+ *   non-trainable variables that each call leaves holding its final states, for the next
+ *   batch; aux keeps the call's initial states for backward.
  * Masks follow Keras 3: at a masked step the state is carried unchanged, and the output
  *   repeats the previous output (zeros before a sample's first kept step), or is zero
  *   at every masked step with RNN_ZERO_MASKED (zero_output_for_mask). With a mask the
@@ -38,7 +41,8 @@ enum { RNN_TANH, RNN_SIGMOID, RNN_RELU, RNN_LINEAR, RNN_HARD_SIGMOID, RNN_N_ACT 
 enum {
     RNN_HAS_BIAS = 1, RNN_HAS_STATE = 2, RNN_HAS_MASK = 4, RNN_EMIT_STATES = 8,
     RNN_ZERO_MASKED = 16, RNN_RESET_BEFORE = 32, /* gru: Keras's reset_after=False */
-    RNN_ALL_FLAGS = 63
+    RNN_WRITE_STATES = 64, /* stateful: the final states overwrite the initial-state inputs */
+    RNN_ALL_FLAGS = 127
 };
 
 typedef enum { CELL_LSTM, CELL_GRU, CELL_SIMPLE } rnn_cell;
@@ -50,6 +54,7 @@ typedef struct {
     int back, act, ract, flags, ns, emit;  /* ns states per sample; emit extra rows */
     const float *x, *w, *rk, *bias, *h0, *c0, *mask;
     int h0_in, c0_in;              /* input indices of h0 / c0 (-1 when absent) */
+    float *saved;                  /* RNN_WRITE_STATES: this call's initial states (aux) */
     float drop, rdrop;             /* rates in effect for this call (0: off) */
     uint64_t seed_x, seed_r;       /* dropout streams: inputs, recurrent state */
     float *y;                      /* outputs (N, T + emit, u) */
@@ -97,6 +102,11 @@ void rnn_carry_state(const rnn_run *r, int64_t s, int64_t i, float *hr, float *c
 /* After the last step: the outputs from the states where a mask makes them differ, and the
  * emitted final states. cell: lstm's cell states (N, T, u), else NULL. */
 void rnn_finish(const rnn_run *r, const float *cell);
+/* RNN_WRITE_STATES, in forward: rnn_keep_states before the first step (the state inputs
+ * are copied to aux, which h0/c0 then read, in backward too), rnn_write_states after
+ * rnn_finish (the final states into the state inputs). */
+void rnn_keep_states(const rnn_run *r, cnn_op_ctx *c);
+void rnn_write_states(const rnn_run *r, cnn_op_ctx *c, const float *cell);
 /* Backward set-up: carry = the emitted final h's gradient, dc = the final c's, and each
  * sample's first kept step (for the output rule). */
 void rnn_backward_init(const rnn_run *r, const rnn_work *wk);

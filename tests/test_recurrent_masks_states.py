@@ -1,6 +1,8 @@
 """Recurrent layers' masks, initial/final states, GRU reset_after=False, Bidirectional and
 Masking against real Keras 3 (torch backend): outputs, gradients through fit, and the
 masked loss."""
+import re
+
 import numpy as np
 import pytest
 
@@ -331,3 +333,59 @@ def test_global_average_pooling_mask_eagerly():
     out = np.asarray(cnn.layers.GlobalAveragePooling1D()(x, mask=mask))
     np.testing.assert_allclose(out[0], x[0, :2].mean(0))
     np.testing.assert_array_equal(out[1], np.zeros(3))  # no kept step: zeros, not NaN
+
+
+@pytest.mark.parametrize("cls", ["LSTM", "GRU", "SimpleRNN"])
+def test_stateful_carries_states_across_batches_like_keras(cls):
+    def model(lib):
+        L = lib.layers
+        inp = L.Input((T, 3), batch_size=4)
+        out = L.Dense(1)(getattr(L, cls)(5, stateful=True, return_sequences=True)(inp))
+        return (cnn.models.Model if lib is cnn else keras.Model)(inp, out)
+    keras.utils.set_random_seed(16)
+    k, c = model(keras), model(cnn)
+    nudge(k)
+    copy_weights(k, c)
+    rng = np.random.default_rng(17)
+    chunks = [rng.standard_normal((4, T, 3)).astype(np.float32) for _ in range(3)]
+    for x in chunks:  # each predict continues from the previous batch's final states
+        np.testing.assert_allclose(c.predict(x, verbose=0), np.asarray(k.predict(x, verbose=0)),
+                                   rtol=1e-5, atol=1e-6)
+    for h, kh in zip(c.layers[1].states, k.layers[1].states):
+        np.testing.assert_allclose(h.numpy(), np.asarray(kh), rtol=1e-5, atol=1e-6)
+    c.layers[1].reset_states()
+    k.layers[1].reset_states()
+    np.testing.assert_allclose(c.predict(chunks[0], verbose=0),
+                               np.asarray(k.predict(chunks[0], verbose=0)), rtol=1e-5, atol=1e-6)
+    assert len(c.weights) == len(k.weights)  # the states are not weights
+
+
+def test_stateful_training_equals_one_long_sequence():
+    """fit on consecutive chunks of one sequence carries the states like the unbroken
+    sequence: the first step's gradients equal the long model's through the carried
+    states' values (the states themselves are constants, as in Keras)."""
+    rng = np.random.default_rng(18)
+    x = rng.standard_normal((2, 2 * T, 3)).astype(np.float32)
+    layer = cnn.layers.LSTM(4, stateful=True, return_sequences=True)
+    model = cnn.models.Sequential([cnn.layers.Input((T, 3), batch_size=2), layer])
+    long_ = cnn.layers.LSTM(4, return_sequences=True)
+    long_(x)
+    long_.set_weights(layer.get_weights())
+    want = np.asarray(long_(x))
+    got = np.concatenate([model.predict(x[:, :T], verbose=0),
+                          model.predict(x[:, T:], verbose=0)], 1)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # A training step moves the states on too (from the weights before its update).
+    model.compile("sgd", "mse")
+    layer.reset_states()
+    model.fit(x[:, :T], np.zeros((2, T, 4), np.float32), batch_size=2, shuffle=False, verbose=0)
+    final = cnn.layers.LSTM(4, return_state=True)
+    final(x[:, :T])
+    final.set_weights(long_.get_weights())
+    _, h, c = final(x[:, :T])
+    np.testing.assert_allclose(layer.states[0].numpy(), np.asarray(h), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer.states[1].numpy(), np.asarray(c), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="batch size must be static"):
+        cnn.models.Sequential([cnn.layers.Input((T, 3)), cnn.layers.GRU(2, stateful=True)])
+    with pytest.raises(ValueError, match=re.escape("lstm: initial state 0 must be (N, u)")):
+        model.predict(x[:1, :T], verbose=0)

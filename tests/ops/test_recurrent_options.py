@@ -248,3 +248,27 @@ def test_bad_options_raise_clear_errors():
     with pytest.raises(ValueError, match=re.escape("gru: needs x (N, T, F), kernel (F, 3u), "
                                                    "recurrent_kernel (u, 3u), bias (3u)")):
         forward("gru", g[:3] + [np.zeros((2, 6), np.float32)], [0, 0, 1, HAS_BIAS | RESET_BEFORE])
+
+
+@pytest.mark.parametrize("op", ["lstm", "gru", "simple_rnn"])
+def test_write_states_leaves_the_final_states_in_the_state_inputs(op):
+    """Flag 64 (stateful): the forward pass overwrites the state inputs with the final
+    states (what EMIT returns); backward still differentiates from the original ones."""
+    flags = HAS_BIAS | HAS_STATE | HAS_MASK
+    ins = make_inputs(op, flags, seed=21)
+    emitted = forward(op, ins, ints=[0, 0, 1, flags | EMIT])
+    states = [np.array(a) for a in ins[4:4 + N_STATES[op]]]
+    args = ins[:4] + states + ins[4 + N_STATES[op]:]
+    out = forward(op, args, ints=[0, 0, 1, flags | 64])
+    np.testing.assert_allclose(out, emitted[:, :4], rtol=1e-6)
+    for k, state in enumerate(states):
+        np.testing.assert_allclose(state, emitted[:, 4 + k], rtol=1e-6)
+    # Gradients come from the call's own initial states, saved before they are overwritten.
+    r = np.random.default_rng(22).standard_normal(out.shape).astype(np.float32)
+    want = vjp(op, ins, r, ints=[0, 0, 1, flags])
+    fresh = [np.array(a) for a in ins]
+    got = vjp(op, fresh, r, ints=[0, 0, 1, flags | 64])
+    for g, w in zip(got[:3], want[:3]):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="needs the initial states"):
+        forward(op, ins[:4], ints=[0, 0, 1, HAS_BIAS | 64])

@@ -47,6 +47,7 @@ class _UnitForgetBias:
 
 # Flags of the fused ops (csrc/rnn_common.h).
 _HAS_BIAS, _HAS_STATE, _HAS_MASK, _EMIT, _ZERO_MASKED, _RESET_BEFORE = 1, 2, 4, 8, 16, 32
+_WRITE_STATES = 64
 _N_STATES = "_n_states"  # call keyword of a recorded call: inputs are [x, *states(, mask)]
 _HAS_MASK_INPUT = "_mask_input"
 
@@ -90,10 +91,6 @@ class _FusedRNN(Layer):
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError("Received an invalid value for argument `units`, expected a "
                              f"positive integer, got {units!r}.")
-        if stateful:
-            raise ValueError(f"Layer '{self.name}': stateful=True is not supported by cnn "
-                             "(states are not carried between batches); pass the previous "
-                             "batch's final states as `initial_state` instead.")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise ValueError(f"Layer '{self.name}': `seed` must be an integer; received "
                              f"seed={seed!r}")
@@ -119,7 +116,8 @@ class _FusedRNN(Layer):
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
-        self.stateful = False
+        self.stateful = bool(stateful)
+        self.states = None  # stateful: non-trainable variables (batch, units), one per state
         self.unroll = bool(unroll)  # accepted: the fused op computes the same either way
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.supports_masking = True  # output mask: the input's with return_sequences
@@ -205,7 +203,38 @@ class _FusedRNN(Layer):
             shape, init = self._bias_shape_and_init()
             self.bias = self.add_weight(shape=shape, initializer=init,
                                         regularizer=self.bias_regularizer, name="bias")
+        if self.stateful:
+            self._create_states(input_shape[0])
         self.built = True
+
+    def _create_states(self, batch):
+        if batch is None:
+            raise ValueError(f"Layer '{self.name}': when using `stateful=True` in a RNN, the "
+                             "batch size must be static. Give the model's Input a batch size "
+                             "(`Input(shape, batch_size=...)`); received sequence shape with "
+                             "a dynamic batch size.")
+        # Not weights (as Keras): they are not saved, trained or returned by get_weights.
+        self.states = [backend.Variable(np.zeros((batch, self.units), np.float32),
+                                        name="rnn_state", trainable=False)
+                       for _ in range(self._n_states)]
+
+    def reset_states(self, states=None):
+        """Stateful layers: sets the carried states to zeros, or to `states` (one array per
+        state, each (batch, units))."""
+        if self.states is None:
+            return
+        values = _as_list(states) if states is not None else [None] * len(self.states)
+        if len(values) != len(self.states):
+            raise ValueError(f"Layer '{self.name}' expects {len(self.states)} state(s); "
+                             f"received {len(values)}")
+        for var, value in zip(self.states, values):
+            value = np.zeros(var.shape, np.float32) if value is None else np.asarray(value, np.float32)
+            if value.shape != tuple(var.shape):
+                raise ValueError(f"Layer '{self.name}': state shape {tuple(var.shape)} cannot "
+                                 f"take a value of shape {value.shape}")
+            var.assign(value)
+
+    reset_state = reset_states
 
     def _bias_shape_and_init(self):
         u = self.units
@@ -251,6 +280,9 @@ class _FusedRNN(Layer):
         flags = (_HAS_BIAS if self.use_bias else 0) | self._cell_flags()
         extra = []
         states = _as_list(initial_state)
+        if not states and self.stateful:  # the last batch's final states, written back
+            states = list(self.states)
+            flags |= _WRITE_STATES
         if states:
             self._check_states(states, x_shape)
             extra += states
@@ -317,7 +349,7 @@ class _FusedRNN(Layer):
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
                 "seed": self.seed, "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
-                "stateful": False, "unroll": self.unroll,
+                "stateful": self.stateful, "unroll": self.unroll,
                 "zero_output_for_mask": self.zero_output_for_mask}
 
 
@@ -338,8 +370,9 @@ _COMMON_ARGS_DOC = """
         return_state: also return the final state(s): `[output, *states]` (default False).
         go_backwards: process the sequence from its end; with return_sequences the output
             is in processing order, i.e. reversed, as Keras (default False).
-        stateful: only False: carrying states across batches is not supported; pass the
-            last batch's states as `initial_state`.
+        stateful: carry each sample's final states into the next batch as its initial
+            states (default False); needs a fixed batch size (`Input(shape, batch_size=n)`),
+            and `reset_states()` zeros them. Training and inference both move them on.
         unroll: accepted; the fused op computes the same either way.
         zero_output_for_mask: with a mask, zeros (instead of the previous output) at masked
             steps (default False).
