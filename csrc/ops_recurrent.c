@@ -100,8 +100,7 @@ static cnn_status lstm_forward(cnn_op_ctx *c) {
         int64_t ld;
         const float *hp = rnn_rec_input(&r, s, wk.hd, &ld);
         if (hp)  // z (N, 4u) += h_{s-1} (N, u) . recurrent_kernel (u, 4u)
-            cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)g, (int)u, 1.0f,
-                      hp, (int)ld, r.rk, (int)g, 1.0f, z, (int)(T * g));
+            rnn_gemm(0, 0, n, g, u, hp, ld, r.rk, g, 1.0f, z, T * g);
         lstm_cells_fwd(&r, s, z, cell);
     }
     rnn_finish(&r, cell);
@@ -224,8 +223,7 @@ static void gru_step_reset_after(const rnn_run *r, int64_t s, float *gates, floa
     int64_t ld;
     const float *hp = rnn_rec_input(r, s, wk->hd, &ld);
     if (hp)  // q (N, 3u) = h_{s-1} (N, u) . recurrent_kernel (u, 3u)
-        cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r->n, (int)r->g, (int)r->u,
-                  1.0f, hp, (int)ld, r->rk, (int)r->g, 0.0f, wk->q, (int)r->g);
+        rnn_gemm(0, 0, r->n, r->g, r->u, hp, ld, r->rk, r->g, 0.0f, wk->q, r->g);
     else
         memset(wk->q, 0, sizeof(float) * (size_t)(r->n * r->g));
     gru_cells_fwd(r, s, gates, wk->q, qh);
@@ -239,8 +237,7 @@ static void gru_step_reset_before(const rnn_run *r, int64_t s, float *gates, flo
     const float *hd = rnn_rec_input(r, s, wk->hd, &ldr), *hp = rnn_prev_h(r, s, &ld);
     float *q = wk->q;
     if (hd)  // q[:, :2u] (N, 2u) = h_{s-1} (N, u) . recurrent_kernel[:, :2u] (u, 2u)
-        cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)(2 * u), (int)u, 1.0f,
-                  hd, (int)ldr, r->rk, (int)g, 0.0f, q, (int)g);
+        rnn_gemm(0, 0, n, 2 * u, u, hd, ldr, r->rk, g, 0.0f, q, g);
     else
         memset(q, 0, sizeof(float) * (size_t)(n * g));
     for (int64_t i = 0; i < n; i++) {
@@ -259,8 +256,7 @@ static void gru_step_reset_before(const rnn_run *r, int64_t s, float *gates, flo
         }
     }
     if (hd)  // q[:, 2u:] (N, u) = (r h_{s-1}) (N, u) . recurrent_kernel[:, 2u:] (u, u)
-        cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)u, (int)u, 1.0f,
-                  rh + s * u, (int)(T * u), r->rk + 2 * u, (int)g, 0.0f, q + 2 * u, (int)g);
+        rnn_gemm(0, 0, n, u, u, rh + s * u, T * u, r->rk + 2 * u, g, 0.0f, q + 2 * u, g);
     for (int64_t i = 0; i < n; i++) {
         float *zr = gates + (i * T + t) * g, *hr = r->hs + i * r->hstride + s * u;
         const float *qr = q + i * g, *hpr = rnn_row(hp, ld, i);
@@ -338,13 +334,11 @@ static void gru_step_bwd_reset_after(const rnn_run *r, cnn_op_ctx *c, int64_t s,
     const float *hd = rnn_rec_input(r, s, wk->hd, &ldr);
     if (!hd) return;
     // tmp (N, u) = dq (N, 3u) . recurrent_kernel^T (3u, u); through the mask into the carry
-    cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)u, (int)g, 1.0f, dq, (int)g,
-              r->rk, (int)g, 0.0f, wk->tmp, (int)u);
+    rnn_gemm(0, 1, n, u, g, dq, g, r->rk, g, 0.0f, wk->tmp, u);
     rnn_rec_mask_grad(r, wk->tmp);
     for (int64_t k = 0; k < n * u; k++) wk->carry[k] += wk->tmp[k];
     if (drk)  // recurrent_kernel (u, 3u) += h_{s-1}^T (u, N) . dq (N, 3u)
-        cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)u, (int)g, (int)n, 1.0f, hd,
-                  (int)ldr, dq, (int)g, 1.0f, drk, (int)g);
+        rnn_gemm(1, 0, u, g, n, hd, ldr, dq, g, 1.0f, drk, g);
 }
 
 /* Reset before: d(r h) = da . rk_h^T gives dr and part of h_{s-1}'s gradient; the rest
@@ -364,8 +358,7 @@ static void gru_step_bwd_reset_before(const rnn_run *r, cnn_op_ctx *c, int64_t s
         return;
     }
     // drh (N, u) = da (N, u) . recurrent_kernel[:, 2u:]^T (u, u)
-    cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)u, (int)u, 1.0f,
-              dp + t * g + 2 * u, (int)(T * g), r->rk + 2 * u, (int)g, 0.0f, drh, (int)u);
+    rnn_gemm(0, 1, n, u, u, dp + t * g + 2 * u, T * g, r->rk + 2 * u, g, 0.0f, drh, u);
     for (int64_t i = 0; i < n; i++) {
         const float *gr = gates + (i * T + t) * g, *hdr = hd + i * ldr;
         float *dpr = dp + (i * T + t) * g, *dqr = dq + i * g, *drr = drh + i * u;
@@ -376,17 +369,14 @@ static void gru_step_bwd_reset_before(const rnn_run *r, cnn_op_ctx *c, int64_t s
         }
     }
     // drh (N, u) += [dz, dr] (N, 2u) . recurrent_kernel[:, :2u]^T (2u, u)
-    cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)u, (int)(2 * u), 1.0f, dq,
-              (int)g, r->rk, (int)g, 1.0f, drh, (int)u);
+    rnn_gemm(0, 1, n, u, 2 * u, dq, g, r->rk, g, 1.0f, drh, u);
     rnn_rec_mask_grad(r, drh);
     for (int64_t k = 0; k < n * u; k++) wk->carry[k] += drh[k];
     if (!drk) return;
     // recurrent_kernel[:, :2u] (u, 2u) += h_{s-1}^T (u, N) . [dz, dr] (N, 2u)
-    cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)u, (int)(2 * u), (int)n, 1.0f, hd,
-              (int)ldr, dq, (int)g, 1.0f, drk, (int)g);
+    rnn_gemm(1, 0, u, 2 * u, n, hd, ldr, dq, g, 1.0f, drk, g);
     // recurrent_kernel[:, 2u:] (u, u) += (r h_{s-1})^T (u, N) . da (N, u)
-    cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)u, (int)u, (int)n, 1.0f, rh + s * u,
-              (int)(T * u), dp + t * g + 2 * u, (int)(T * g), 1.0f, drk + 2 * u, (int)g);
+    rnn_gemm(1, 0, u, u, n, rh + s * u, T * u, dp + t * g + 2 * u, T * g, 1.0f, drk + 2 * u, g);
 }
 
 static cnn_status gru_backward(cnn_op_ctx *c) {
@@ -443,8 +433,7 @@ static cnn_status simple_rnn_forward(cnn_op_ctx *c) {
         const float *hp = rnn_rec_input(&r, s, wk.hd, &ld);
         float *hs = r.hs + s * u;
         if (hp)  // h_s (N, u) = h_{s-1} (N, u) . recurrent_kernel (u, u), then the rest
-            cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)u, (int)u, 1.0f,
-                      hp, (int)ld, r.rk, (int)u, 0.0f, hs, (int)r.hstride);
+            rnn_gemm(0, 0, n, u, u, hp, ld, r.rk, u, 0.0f, hs, r.hstride);
         else
             for (int64_t i = 0; i < n; i++) memset(hs + i * r.hstride, 0, sizeof(float) * (size_t)u);
         simple_rnn_cells_fwd(&r, s, p);

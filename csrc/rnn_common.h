@@ -76,6 +76,11 @@ int64_t rnn_aux_size(const cnn_op_ctx *c, rnn_cell cell);
 int64_t rnn_work_size(const cnn_op_ctx *c, rnn_cell cell);
 rnn_work rnn_work_split(const rnn_run *r, float *work);
 
+/* C (m, n) = op(A) op(B) + beta C (row-major, alpha 1), in column blocks small enough for
+ * OpenBLAS's small-matrix kernels: the cells' per-step products (see rnn_common.c). */
+void rnn_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float *a,
+              int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
 /* Input time of processing step s, and whether sample i keeps input time t. */
 static inline int64_t rnn_time(const rnn_run *r, int64_t s) { return r->back ? r->t - 1 - s : s; }
 static inline int rnn_valid(const rnn_run *r, int64_t i, int64_t t) {
