@@ -167,8 +167,9 @@ static cnn_status lstm_backward(cnn_op_ctx *c) {
         rnn_state_grad(&r, s, &wk);
         lstm_cells_bwd(&r, s, gates, cell, dz, &wk);
         rnn_recurrent_carry(&r, s, dzs, T * g, &wk);
-        rnn_recurrent_kernel_grad(&r, c, s, dzs, T * g, &wk);
+        if (c->in_grad[2]) rnn_keep_rec_input(&r, s, &wk);
     }
+    rnn_recurrent_kernel_grad(&r, c, dz, &wk);
     rnn_state_input_grads(&r, c, &wk);
     rnn_input_grads(&r, c, dz, &wk);
     if (r.bias && c->in_grad[3]) rnn_sum_rows(dz, n * T, g, g, c->in_grad[3]);
@@ -334,7 +335,7 @@ static void gru_step_bwd_reset_after(const rnn_run *r, cnn_op_ctx *c, int64_t s,
     const float *hd = rnn_rec_input(r, s, wk->hd, &ldr);
     if (!hd) return;
     // tmp (N, u) = dq (N, 3u) . recurrent_kernel^T (3u, u); through the mask into the carry
-    rnn_gemm(0, 1, n, u, g, dq, g, r->rk, g, 0.0f, wk->tmp, u);
+    rnn_gemm(0, 0, n, u, g, dq, g, wk->rkt, u, 0.0f, wk->tmp, u);
     rnn_rec_mask_grad(r, wk->tmp);
     for (int64_t k = 0; k < n * u; k++) wk->carry[k] += wk->tmp[k];
     if (drk)  // recurrent_kernel (u, 3u) += h_{s-1}^T (u, N) . dq (N, 3u)
@@ -358,7 +359,7 @@ static void gru_step_bwd_reset_before(const rnn_run *r, cnn_op_ctx *c, int64_t s
         return;
     }
     // drh (N, u) = da (N, u) . recurrent_kernel[:, 2u:]^T (u, u)
-    rnn_gemm(0, 1, n, u, u, dp + t * g + 2 * u, T * g, r->rk + 2 * u, g, 0.0f, drh, u);
+    rnn_gemm(0, 0, n, u, u, dp + t * g + 2 * u, T * g, wk->rkt + 2 * u * u, u, 0.0f, drh, u);
     for (int64_t i = 0; i < n; i++) {
         const float *gr = gates + (i * T + t) * g, *hdr = hd + i * ldr;
         float *dpr = dp + (i * T + t) * g, *dqr = dq + i * g, *drr = drh + i * u;
@@ -369,7 +370,7 @@ static void gru_step_bwd_reset_before(const rnn_run *r, cnn_op_ctx *c, int64_t s
         }
     }
     // drh (N, u) += [dz, dr] (N, 2u) . recurrent_kernel[:, :2u]^T (2u, u)
-    rnn_gemm(0, 1, n, u, 2 * u, dq, g, r->rk, g, 1.0f, drh, u);
+    rnn_gemm(0, 0, n, u, 2 * u, dq, g, wk->rkt, u, 1.0f, drh, u);
     rnn_rec_mask_grad(r, drh);
     for (int64_t k = 0; k < n * u; k++) wk->carry[k] += drh[k];
     if (!drk) return;
@@ -461,8 +462,9 @@ static cnn_status simple_rnn_backward(cnn_op_ctx *c) {
                 for (int64_t j = 0; j < u; j++) dzr[j] = dhr[j] * act_grad(r.act, hr[j]);
         }
         rnn_recurrent_carry(&r, s, dz + t * u, T * u, &wk);
-        rnn_recurrent_kernel_grad(&r, c, s, dz + t * u, T * u, &wk);
+        if (c->in_grad[2]) rnn_keep_rec_input(&r, s, &wk);
     }
+    rnn_recurrent_kernel_grad(&r, c, dz, &wk);
     rnn_state_input_grads(&r, c, &wk);
     rnn_input_grads(&r, c, dz, &wk);
     if (r.bias && c->in_grad[3]) rnn_sum_rows(dz, n * T, u, u, c->in_grad[3]);

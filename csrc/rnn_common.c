@@ -184,7 +184,7 @@ int64_t rnn_aux_size(const cnn_op_ctx *c, rnn_cell cell) {
 }
 
 static int64_t work_floats(int64_t n, int64_t t, int64_t f, int64_t u, int64_t g, int drop) {
-    return n * t * g + n * g + 5 * n * u + n + (drop ? n * t * f : 0);
+    return n * t * g + n * t * u + g * u + n * g + 5 * n * u + n + (drop ? n * t * f : 0);
 }
 
 int64_t rnn_work_size(const cnn_op_ctx *c, rnn_cell cell) {
@@ -197,7 +197,8 @@ int64_t rnn_work_size(const cnn_op_ctx *c, rnn_cell cell) {
 rnn_work rnn_work_split(const rnn_run *r, float *work) {
     int64_t nu = r->n * r->u;
     rnn_work w;
-    w.big = work, w.q = w.big + r->n * r->t * r->g, w.dh = w.q + r->n * r->g;
+    w.big = work, w.hprev = w.big + r->n * r->t * r->g, w.rkt = w.hprev + r->n * r->t * r->u;
+    w.q = w.rkt + r->g * r->u, w.dh = w.q + r->n * r->g;
     w.carry = w.dh + nu, w.dc = w.carry + nu, w.hd = w.dc + nu, w.tmp = w.hd + nu;
     w.first = w.tmp + nu, w.xd = w.first + r->n;
     return w;
@@ -307,6 +308,8 @@ void rnn_backward_init(const rnn_run *r, const rnn_work *wk) {
         for (int64_t s = 0; r->mask && s < T; s++)
             if (rnn_valid(r, i, rnn_time(r, s))) { wk->first[i] = (float)s; break; }
     }
+    for (int64_t j = 0; j < u; j++)
+        for (int64_t k = 0; k < r->g; k++) wk->rkt[k * u + j] = r->rk[j * r->g + k];
 }
 
 void rnn_state_grad(const rnn_run *r, int64_t s, const rnn_work *wk) {
@@ -367,7 +370,7 @@ void rnn_state_input_grads(const rnn_run *r, cnn_op_ctx *c, const rnn_work *wk) 
 void rnn_recurrent_carry(const rnn_run *r, int64_t s, const float *dzs, int64_t ldz, const rnn_work *wk) {
     if (s == 0 && !r->h0) return;  // nothing upstream of the first step
     // carry (N, u) = dz_s (N, G) . recurrent_kernel^T (G, u), through the recurrent mask
-    rnn_gemm(0, 1, r->n, r->u, r->g, dzs, ldz, r->rk, r->g, 0.0f, wk->carry, r->u);
+    rnn_gemm(0, 0, r->n, r->u, r->g, dzs, ldz, wk->rkt, r->u, 0.0f, wk->carry, r->u);
     rnn_rec_mask_grad(r, wk->carry);
     if (!r->mask) return;
     int64_t t = rnn_time(r, s), u = r->u;
@@ -376,11 +379,18 @@ void rnn_recurrent_carry(const rnn_run *r, int64_t s, const float *dzs, int64_t 
             for (int64_t j = 0; j < u; j++) wk->carry[i * u + j] += wk->dh[i * u + j];
 }
 
-void rnn_recurrent_kernel_grad(const rnn_run *r, cnn_op_ctx *c, int64_t s, const float *dzs,
-                               int64_t ldz, const rnn_work *wk) {
+void rnn_keep_rec_input(const rnn_run *r, int64_t s, const rnn_work *wk) {
+    int64_t ld, u = r->u, t = rnn_time(r, s);
+    const float *hp = rnn_rec_input(r, s, wk->hd, &ld);
+    for (int64_t i = 0; i < r->n; i++)
+        copy_or_zero(wk->hprev + (i * r->t + t) * u, rnn_row(hp, ld, i), u);
+}
+
+void rnn_recurrent_kernel_grad(const rnn_run *r, cnn_op_ctx *c, const float *dz,
+                               const rnn_work *wk) {
     float *drk = c->in_grad[2];
-    int64_t ld;
-    const float *hp = drk ? rnn_rec_input(r, s, wk->hd, &ld) : NULL;
-    if (hp)  // recurrent_kernel (u, G) += H_{s-1}^T (u, N) . dz_s (N, G)
-        rnn_gemm(1, 0, r->u, r->g, r->n, hp, ld, dzs, ldz, 1.0f, drk, r->g);
+    int64_t rows = r->n * r->t;
+    if (drk && rows > 0)  // one large product: threaded, unlike the per-step ones
+        cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r->u, (int)r->g, (int)rows,
+                  1.0f, wk->hprev, (int)r->u, dz, (int)r->g, 1.0f, drk, (int)r->g);
 }

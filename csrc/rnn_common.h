@@ -65,9 +65,11 @@ typedef struct {
 } rnn_run;
 
 /* Scratch layout shared by forward and backward (floats, in this order):
- * big (N*T*G) | q (N*G) | dh | carry | dc | hd | tmp (N*u each) | first (N) | xd (N*T*F,
- * only when dropout is declared). */
-typedef struct { float *big, *q, *dh, *carry, *dc, *hd, *tmp, *first, *xd; } rnn_work;
+ * big (N*T*G) | hprev (N*T*u) | rkt (G*u) | q (N*G) | dh | carry | dc | hd | tmp (N*u each)
+ * | first (N) | xd (N*T*F, only when dropout is declared). */
+typedef struct {
+    float *big, *hprev, *rkt, *q, *dh, *carry, *dc, *hd, *tmp, *first, *xd;
+} rnn_work;
 
 cnn_status rnn_infer(rnn_cell cell, const char *op, int n_in, const cnn_shape *const *in,
                      const cnn_attrs *a, cnn_shape *out);
@@ -112,8 +114,9 @@ void rnn_finish(const rnn_run *r, const float *cell);
  * rnn_finish (the final states into the state inputs). */
 void rnn_keep_states(const rnn_run *r, cnn_op_ctx *c);
 void rnn_write_states(const rnn_run *r, cnn_op_ctx *c, const float *cell);
-/* Backward set-up: carry = the emitted final h's gradient, dc = the final c's, and each
- * sample's first kept step (for the output rule). */
+/* Backward set-up: carry = the emitted final h's gradient, dc = the final c's, each
+ * sample's first kept step (for the output rule), and rkt = recurrent_kernel^T (G, u): the
+ * per-step products with it run as plain NN products, ~20% faster than NT ones. */
 void rnn_backward_init(const rnn_run *r, const rnn_work *wk);
 /* dH_s for every sample: the output gradient where Y_s is H_s, plus the carry. */
 void rnn_state_grad(const rnn_run *r, int64_t s, const rnn_work *wk);
@@ -124,9 +127,13 @@ void rnn_sum_rows(const float *dz, int64_t rows, int64_t g, int64_t ld, float *d
 /* lstm and simple_rnn: carry (N, u) = the gradient reaching H_{s-1} through step s's
  * recurrent product dz_s (rows ldz apart), plus, for masked rows, dH_s itself. */
 void rnn_recurrent_carry(const rnn_run *r, int64_t s, const float *dzs, int64_t ldz, const rnn_work *wk);
-/* recurrent_kernel's gradient += (step s's recurrent input)^T . dz_s (lstm, simple_rnn). */
-void rnn_recurrent_kernel_grad(const rnn_run *r, cnn_op_ctx *c, int64_t s, const float *dzs,
-                               int64_t ldz, const rnn_work *wk);
+/* lstm and simple_rnn: step s's recurrent input (H_{s-1}, through the recurrent dropout
+ * mask) into hprev at its input-time rows, so that recurrent_kernel's gradient is one
+ * product over every step after the loop (rnn_recurrent_kernel_grad). */
+void rnn_keep_rec_input(const rnn_run *r, int64_t s, const rnn_work *wk);
+/* recurrent_kernel (u, G) += hprev^T (u, N*T) . dz (N*T, G). */
+void rnn_recurrent_kernel_grad(const rnn_run *r, cnn_op_ctx *c, const float *dz,
+                               const rnn_work *wk);
 /* The initial states' gradients: dh0 += carry, dc0 += dc (where those inputs need one). */
 void rnn_state_input_grads(const rnn_run *r, cnn_op_ctx *c, const rnn_work *wk);
 
