@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "parallel.h"
 #include "rnn_common.h"
 
 /* ---- lstm -------------------------------------------------------------------------- */
@@ -87,14 +88,20 @@ CNN_HOT static void lstm_cells_fwd(const rnn_run *r, int64_t s, float *z, float 
 #undef LSTM_FWD
 }
 
-static cnn_status lstm_forward(cnn_op_ctx *c) {
-    rnn_run r = rnn_setup(c, CELL_LSTM);
+/* A time loop's share of a call: samples [i0, i1) of `r` (see cnn_parallel_for). */
+typedef struct {
+    const rnn_run *r;
+    const rnn_work *wk;
+    float *gates, *cell;  /* the cell's aux (lstm: gates, cell states; simple_rnn: none) */
+    int need_rk_grad;
+} rnn_job;
+
+static void lstm_steps_fwd(void *arg, int64_t i0, int64_t i1) {
+    const rnn_job *job = arg;
+    rnn_run r = rnn_slice(job->r, i0, i1);
+    rnn_work wk = rnn_work_slice(job->r, job->wk, i0);
     int64_t n = r.n, T = r.t, u = r.u, g = r.g;
-    if (n == 0 || u == 0) return CNN_OK;
-    float *gates = c->aux, *cell = c->aux + n * T * g;
-    rnn_work wk = rnn_work_split(&r, c->work);
-    rnn_keep_states(&r, c);
-    if (T > 0) rnn_project(&r, gates, &wk);
+    float *gates = job->gates + i0 * T * g, *cell = job->cell + i0 * T * u;
     for (int64_t s = 0; s < T; s++) {
         float *z = gates + rnn_time(&r, s) * g;  // sample i's row at z + i*T*4u
         int64_t ld;
@@ -102,6 +109,20 @@ static cnn_status lstm_forward(cnn_op_ctx *c) {
         if (hp)  // z (N, 4u) += h_{s-1} (N, u) . recurrent_kernel (u, 4u)
             rnn_gemm(0, 0, n, g, u, hp, ld, r.rk, g, 1.0f, z, T * g);
         lstm_cells_fwd(&r, s, z, cell);
+    }
+}
+
+static cnn_status lstm_forward(cnn_op_ctx *c) {
+    rnn_run r = rnn_setup(c, CELL_LSTM);
+    int64_t n = r.n, T = r.t, u = r.u, g = r.g;
+    if (n == 0 || u == 0) return CNN_OK;
+    float *gates = c->aux, *cell = c->aux + n * T * g;
+    rnn_work wk = rnn_work_split(&r, c->work);
+    rnn_keep_states(&r, c);
+    if (T > 0) {
+        rnn_project(&r, gates, &wk);
+        rnn_job job = {&r, &wk, gates, cell, 0};
+        cnn_parallel_for(n, RNN_PARALLEL_GRAIN, lstm_steps_fwd, &job);
     }
     rnn_finish(&r, cell);
     rnn_write_states(&r, c, cell);
@@ -154,21 +175,31 @@ CNN_HOT static void lstm_cells_bwd(const rnn_run *r, int64_t s, const float *gat
 #undef LSTM_BWD
 }
 
-static cnn_status lstm_backward(cnn_op_ctx *c) {
-    rnn_run r = rnn_setup(c, CELL_LSTM);
-    int64_t n = r.n, T = r.t, u = r.u, g = r.g;
-    if (n == 0 || u == 0) return CNN_OK;
-    const float *gates = c->aux, *cell = c->aux + n * T * g;
-    rnn_work wk = rnn_work_split(&r, c->work);
+static void lstm_steps_bwd(void *arg, int64_t i0, int64_t i1) {
+    const rnn_job *job = arg;
+    rnn_run r = rnn_slice(job->r, i0, i1);
+    rnn_work wk = rnn_work_slice(job->r, job->wk, i0);
+    int64_t T = r.t, u = r.u, g = r.g;
+    const float *gates = job->gates + i0 * T * g, *cell = job->cell + i0 * T * u;
     float *dz = wk.big;
-    rnn_backward_init(&r, &wk);
     for (int64_t s = T - 1; s >= 0; s--) {
         const float *dzs = dz + rnn_time(&r, s) * g;
         rnn_state_grad(&r, s, &wk);
         lstm_cells_bwd(&r, s, gates, cell, dz, &wk);
         rnn_recurrent_carry(&r, s, dzs, T * g, &wk);
-        if (c->in_grad[2]) rnn_keep_rec_input(&r, s, &wk);
+        if (job->need_rk_grad) rnn_keep_rec_input(&r, s, &wk);
     }
+}
+
+static cnn_status lstm_backward(cnn_op_ctx *c) {
+    rnn_run r = rnn_setup(c, CELL_LSTM);
+    int64_t n = r.n, T = r.t, g = r.g;
+    if (n == 0 || r.u == 0) return CNN_OK;
+    rnn_work wk = rnn_work_split(&r, c->work);
+    float *dz = wk.big;
+    rnn_backward_init(&r, &wk);
+    rnn_job job = {&r, &wk, c->aux, c->aux + n * T * g, c->in_grad[2] != NULL};
+    cnn_parallel_for(n, RNN_PARALLEL_GRAIN, lstm_steps_bwd, &job);
     rnn_recurrent_kernel_grad(&r, c, dz, &wk);
     rnn_state_input_grads(&r, c, &wk);
     rnn_input_grads(&r, c, dz, &wk);
@@ -421,14 +452,12 @@ CNN_HOT static void simple_rnn_cells_fwd(const rnn_run *r, int64_t s, const floa
     }
 }
 
-static cnn_status simple_rnn_forward(cnn_op_ctx *c) {
-    rnn_run r = rnn_setup(c, CELL_SIMPLE);
+static void simple_rnn_steps_fwd(void *arg, int64_t i0, int64_t i1) {
+    const rnn_job *job = arg;
+    rnn_run r = rnn_slice(job->r, i0, i1);
+    rnn_work wk = rnn_work_slice(job->r, job->wk, i0);
     int64_t n = r.n, T = r.t, u = r.u;
-    if (n == 0 || u == 0) return CNN_OK;
-    rnn_work wk = rnn_work_split(&r, c->work);
-    float *p = wk.big;
-    rnn_keep_states(&r, c);
-    if (T > 0) rnn_project(&r, p, &wk);
+    const float *p = wk.big;  // the input projections
     for (int64_t s = 0; s < T; s++) {
         int64_t ld;
         const float *hp = rnn_rec_input(&r, s, wk.hd, &ld);
@@ -439,18 +468,29 @@ static cnn_status simple_rnn_forward(cnn_op_ctx *c) {
             for (int64_t i = 0; i < n; i++) memset(hs + i * r.hstride, 0, sizeof(float) * (size_t)u);
         simple_rnn_cells_fwd(&r, s, p);
     }
+}
+
+static cnn_status simple_rnn_forward(cnn_op_ctx *c) {
+    rnn_run r = rnn_setup(c, CELL_SIMPLE);
+    if (r.n == 0 || r.u == 0) return CNN_OK;
+    rnn_work wk = rnn_work_split(&r, c->work);
+    rnn_keep_states(&r, c);
+    if (r.t > 0) {
+        rnn_project(&r, wk.big, &wk);
+        rnn_job job = {&r, &wk, NULL, NULL, 0};
+        cnn_parallel_for(r.n, RNN_PARALLEL_GRAIN, simple_rnn_steps_fwd, &job);
+    }
     rnn_finish(&r, NULL);
     rnn_write_states(&r, c, NULL);
     return CNN_OK;
 }
 
-static cnn_status simple_rnn_backward(cnn_op_ctx *c) {
-    rnn_run r = rnn_setup(c, CELL_SIMPLE);
+static void simple_rnn_steps_bwd(void *arg, int64_t i0, int64_t i1) {
+    const rnn_job *job = arg;
+    rnn_run r = rnn_slice(job->r, i0, i1);
+    rnn_work wk = rnn_work_slice(job->r, job->wk, i0);
     int64_t n = r.n, T = r.t, u = r.u;
-    if (n == 0 || u == 0) return CNN_OK;
-    rnn_work wk = rnn_work_split(&r, c->work);
     float *dz = wk.big;
-    rnn_backward_init(&r, &wk);
     for (int64_t s = T - 1; s >= 0; s--) {
         int64_t t = rnn_time(&r, s);
         rnn_state_grad(&r, s, &wk);
@@ -462,8 +502,19 @@ static cnn_status simple_rnn_backward(cnn_op_ctx *c) {
                 for (int64_t j = 0; j < u; j++) dzr[j] = dhr[j] * act_grad(r.act, hr[j]);
         }
         rnn_recurrent_carry(&r, s, dz + t * u, T * u, &wk);
-        if (c->in_grad[2]) rnn_keep_rec_input(&r, s, &wk);
+        if (job->need_rk_grad) rnn_keep_rec_input(&r, s, &wk);
     }
+}
+
+static cnn_status simple_rnn_backward(cnn_op_ctx *c) {
+    rnn_run r = rnn_setup(c, CELL_SIMPLE);
+    int64_t n = r.n, T = r.t, u = r.u;
+    if (n == 0 || u == 0) return CNN_OK;
+    rnn_work wk = rnn_work_split(&r, c->work);
+    float *dz = wk.big;
+    rnn_backward_init(&r, &wk);
+    rnn_job job = {&r, &wk, NULL, NULL, c->in_grad[2] != NULL};
+    cnn_parallel_for(n, RNN_PARALLEL_GRAIN, simple_rnn_steps_bwd, &job);
     rnn_recurrent_kernel_grad(&r, c, dz, &wk);
     rnn_state_input_grads(&r, c, &wk);
     rnn_input_grads(&r, c, dz, &wk);

@@ -176,6 +176,30 @@ rnn_run rnn_setup(cnn_op_ctx *c, rnn_cell cell) {
     return r;
 }
 
+rnn_run rnn_slice(const rnn_run *r, int64_t i0, int64_t i1) {
+    rnn_run s = *r;
+    int64_t T = r->t, u = r->u;
+    s.n = i1 - i0, s.i0 = r->i0 + i0;
+    s.x = r->x + i0 * T * r->f;
+    if (r->h0) s.h0 = r->h0 + i0 * u;
+    if (r->c0) s.c0 = r->c0 + i0 * u;
+    if (r->mask) s.mask = r->mask + i0 * T;
+    s.y = r->y + i0 * r->ystride, s.hs = r->hs + i0 * r->hstride;
+    if (r->dy) s.dy = r->dy + i0 * r->ystride;
+    s.saved = NULL;  // the states are kept and written for the whole call, not per slice
+    return s;
+}
+
+rnn_work rnn_work_slice(const rnn_run *r, const rnn_work *w, int64_t i0) {
+    int64_t T = r->t, u = r->u;
+    rnn_work s = *w;
+    s.big = w->big + i0 * T * r->g, s.hprev = w->hprev + i0 * T * u, s.q = w->q + i0 * r->g;
+    s.dh = w->dh + i0 * u, s.carry = w->carry + i0 * u, s.dc = w->dc + i0 * u;
+    s.hd = w->hd + i0 * u, s.tmp = w->tmp + i0 * u, s.first = w->first + i0;
+    s.xd = w->xd + i0 * T * r->f;
+    return s;
+}
+
 int64_t rnn_aux_size(const cnn_op_ctx *c, rnn_cell cell) {
     rnn_attrs a = read_attrs(c->attrs, c->n_in);
     int64_t n = c->in_shape[0]->dim[0], t = c->in_shape[0]->dim[1], u = c->in_shape[2]->dim[0];
@@ -214,14 +238,16 @@ const float *rnn_rec_input(const rnn_run *r, int64_t s, float *buf, int64_t *ld)
     if (!h || r->rdrop == 0.0f) return h;
     for (int64_t i = 0; i < r->n; i++)
         for (int64_t j = 0; j < r->u; j++)
-            buf[i * r->u + j] = h[i * *ld + j] * keep(r->seed_r, r->rdrop, i * r->u + j);
+            buf[i * r->u + j] =
+                h[i * *ld + j] * keep(r->seed_r, r->rdrop, (r->i0 + i) * r->u + j);
     *ld = r->u;
     return buf;
 }
 
 void rnn_rec_mask_grad(const rnn_run *r, float *m) {
     if (r->rdrop == 0.0f) return;
-    for (int64_t k = 0; k < r->n * r->u; k++) m[k] *= keep(r->seed_r, r->rdrop, k);
+    for (int64_t k = 0; k < r->n * r->u; k++)
+        m[k] *= keep(r->seed_r, r->rdrop, r->i0 * r->u + k);
 }
 
 /* x times the input dropout mask (one (N, F) mask for every step) into xd. */

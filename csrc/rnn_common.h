@@ -55,6 +55,7 @@ typedef struct {
     const float *x, *w, *rk, *bias, *h0, *c0, *mask;
     int h0_in, c0_in;              /* input indices of h0 / c0 (-1 when absent) */
     float *saved;                  /* RNN_WRITE_STATES: this call's initial states (aux) */
+    int64_t i0;                    /* a slice's first sample in the call (dropout indices) */
     float drop, rdrop;             /* rates in effect for this call (0: off) */
     uint64_t seed_x, seed_r;       /* dropout streams: inputs, recurrent state */
     float *y;                      /* outputs (N, T + emit, u) */
@@ -70,6 +71,15 @@ typedef struct {
 typedef struct {
     float *big, *hprev, *rkt, *q, *dh, *carry, *dc, *hd, *tmp, *first, *xd;
 } rnn_work;
+
+/* Samples [i0, i1) of a call as a call of their own (every per-sample pointer moved on),
+ * and the matching scratch: the time loops run on such slices in parallel, since samples
+ * never mix inside a recurrence (the weight gradients are summed after the loop). */
+rnn_run rnn_slice(const rnn_run *r, int64_t i0, int64_t i1);
+rnn_work rnn_work_slice(const rnn_run *r, const rnn_work *w, int64_t i0);
+/* Rows per thread below which a time loop stays on one thread (its per-step products
+ * would get too thin to pay for the thread). */
+#define RNN_PARALLEL_GRAIN 16
 
 cnn_status rnn_infer(rnn_cell cell, const char *op, int n_in, const cnn_shape *const *in,
                      const cnn_attrs *a, cnn_shape *out);

@@ -1,6 +1,16 @@
 """cnn: a Keras-compatible deep-learning library with a C engine, for CPUs."""
+import os as _os
+
 from . import _blas  # noqa: F401  (loads OpenBLAS before the extension needs it)
-from . import _C
+
+# A system OpenBLAS initialises when the extension loads: give it the same thread timeout.
+_timeout = _os.environ.get("OPENBLAS_THREAD_TIMEOUT")
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", _blas.THREAD_TIMEOUT)
+try:
+    from . import _C
+finally:
+    if _timeout is None:
+        del _os.environ["OPENBLAS_THREAD_TIMEOUT"]
 from .backend import GradientTape, Tensor, Variable
 
 __version__ = "0.1.0"

@@ -272,3 +272,32 @@ def test_write_states_leaves_the_final_states_in_the_state_inputs(op):
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="needs the initial states"):
         forward(op, ins[:4], ints=[0, 0, 1, HAS_BIAS | 64])
+
+
+@pytest.mark.parametrize("op,flags", [("lstm", HAS_BIAS | HAS_STATE | HAS_MASK | EMIT),
+                                      ("simple_rnn", HAS_BIAS | HAS_STATE | HAS_MASK | EMIT),
+                                      ("gru", HAS_BIAS | HAS_STATE | HAS_MASK)])
+@pytest.mark.parametrize("back", [0, 1])
+def test_threads_split_the_batch_without_changing_results(op, flags, back):
+    """With 2 engine threads the time loops run on halves of the batch (>= 32 samples);
+    outputs and every gradient match the single-threaded run, dropout included."""
+    import cnn
+    rng = np.random.default_rng(23)
+    n, t = 40, 6
+    ins = make_inputs(op, flags & ~HAS_MASK, n=n, t=t, f=3, u=5, seed=24)
+    if flags & HAS_MASK:
+        ins.append((rng.random((n, t)) > 0.3).astype(np.float32))
+    ints, floats = [back, 0, 1, flags], [0.2, 0.3]
+    out_grad = rng.standard_normal(forward(op, ins, ints, floats).shape).astype(np.float32)
+    results = {}
+    before = cnn.config()["engine_threads"]
+    try:
+        for threads in (1, 2):
+            cnn.set_num_threads(threads)
+            results[threads] = ([forward(op, ins, ints, floats, training=True, seed=5)] +
+                                [g for g in vjp(op, ins, out_grad, ints, floats, training=True,
+                                                seed=5) if g is not None])
+    finally:
+        cnn.set_num_threads(before)
+    for one, two in zip(results[1], results[2]):
+        np.testing.assert_allclose(two, one, rtol=1e-6, atol=1e-7)

@@ -1,0 +1,22 @@
+/* parallel.h: a loop over independent items (a batch's samples) split across the engine's
+ * threads (cnn_set_num_threads).
+ *
+ * Threads are started per call and joined before it returns: the callers (the recurrent
+ * ops' time loops, milliseconds each) are long enough that a start (~20 us) is noise, and
+ * no pool sits spinning between calls on a 2-core machine. Inside a parallel range only
+ * unthreaded work may run (OpenBLAS's small-matrix products, elementwise loops), so the
+ * engine's threads are the only owners of the cores there. Each thread runs with the
+ * caller's floating-point mode (flush-to-zero, see fpmode.h), so results do not depend on
+ * how the items were split. */
+#ifndef CNN_PARALLEL_H
+#define CNN_PARALLEL_H
+
+#include <stdint.h>
+
+typedef void (*cnn_range_fn)(void *ctx, int64_t begin, int64_t end);
+
+/* fn(ctx, begin, end) over consecutive ranges covering [0, n), each at least `grain`
+ * items, one per thread; inline when one thread is enough or a thread cannot start. */
+void cnn_parallel_for(int64_t n, int64_t grain, cnn_range_fn fn, void *ctx);
+
+#endif
