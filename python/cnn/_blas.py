@@ -6,12 +6,13 @@ Import cost matters (`import cnn` should stay near NumPy's own import time):
 - NumPy is imported first and our OpenBLAS is loaded with one thread: a freshly loaded
   OpenBLAS starts spinning worker threads, which on a 2-core machine halve the speed of the
   rest of the import. `cnn/__init__.py` sets the real thread count once everything is loaded.
-- OpenBLAS's idle worker threads spin for 2**28 cycles (~80 ms) after each threaded product
-  before they sleep, so during a training step they never sleep: they take a core from the
-  engine's own threads (the recurrent ops split the batch across cores) and from NumPy.
-  OPENBLAS_THREAD_TIMEOUT=4 (2**4 cycles) makes them sleep at once; waking one costs a few
-  microseconds. A value the user set is kept. (Measured, LSTM(64) training step at 2 threads:
-  6.6 ms with the default, 2.8 ms with 4.)
+- OpenBLAS's idle worker threads keep spinning (OPENBLAS_THREAD_TIMEOUT=28, 2**28 rounds)
+  long after each threaded product, so during training they never sleep and take a core
+  from the engine's own threads (the recurrent ops split the batch across cores). 14 lets
+  them sleep after a short idle spell. A value the user set is kept. Measured at 2 threads
+  (bench/RESULTS.md's machine): LSTM(64) training step 6.6 ms with 28, 2.9-3.1 ms with 14
+  (2.8 with 4); the MLP step, whose products come back to back, 0.52 ms with 28, 0.58 ms with
+  14 (0.66 with 4): 14 is the trade.
 A build against the system OpenBLAS (CNN_SYSTEM_BLAS=1) needs only the last point, which
 `cnn/__init__.py` applies before the extension (and that library) loads."""
 import ctypes
@@ -20,7 +21,7 @@ import os
 
 import numpy  # noqa: F401  (before our OpenBLAS; see above)
 
-THREAD_TIMEOUT = "4"  # OPENBLAS_THREAD_TIMEOUT for our OpenBLAS (see above)
+THREAD_TIMEOUT = "14"  # OPENBLAS_THREAD_TIMEOUT for our OpenBLAS (see above)
 
 LIBRARY_PATH = None
 DEFAULT_THREADS = int(os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
