@@ -1,14 +1,13 @@
 """Bidirectional: one recurrent layer reads the sequence forwards, a copy reads it
 backwards, and their outputs are merged."""
 from .. import backend
-from .keras_tensor import any_keras_tensor
-from .layer import Layer, shape_of
-from .recurrent import _FusedRNN, _HAS_MASK_INPUT, _N_STATES, _as_list
+from .layer import Layer
+from .recurrent import SequenceCall, _FusedRNN, _as_list
 
 _MERGE_MODES = ("sum", "mul", "concat", "ave", None)
 
 
-class Bidirectional(Layer):
+class Bidirectional(SequenceCall, Layer):
     """Wraps a recurrent layer (LSTM, GRU, SimpleRNN) to run in both directions, as Keras 3.
 
     The forward copy is `layer` rebuilt from its config (named "forward_<name>"); the
@@ -74,35 +73,12 @@ class Bidirectional(Layer):
     def _sublayers(self):
         return [self.forward_layer, self.backward_layer]
 
-    def __call__(self, inputs, initial_state=None, mask=None, training=None, **kwargs):
-        n_states = kwargs.pop(_N_STATES, None)
-        if n_states is not None:  # a functional model replaying a packed call
-            flat = list(inputs)
-            inputs, initial_state = flat[0], (flat[1:1 + n_states] or None)
-            if kwargs.pop(_HAS_MASK_INPUT, False):
-                mask = flat[1 + n_states]
-            elif n_states:
-                mask = None  # Keras 3: no propagated mask beside initial states
-        if kwargs:
-            raise TypeError(f"Unrecognized keyword argument(s) passed to layer '{self.name}' "
-                            f"(Bidirectional): {sorted(kwargs)}")
-        states = _as_list(initial_state)
-        if any_keras_tensor([inputs] + states + ([mask] if mask is not None else [])):
-            if not states and mask is None:
-                return super().__call__(inputs, training=training)
-            extra, packed = {_N_STATES: len(states)}, [inputs] + states
-            if mask is not None:
-                if not any_keras_tensor(mask):
-                    raise ValueError(f"Layer '{self.name}': in a functional model an explicit "
-                                     "`mask` must be a symbolic tensor too.")
-                packed.append(mask)
-                extra[_HAS_MASK_INPUT] = True
-            return super().__call__(packed, training=training, **extra)
-        return super().__call__(inputs, training=training, initial_state=states or None,
-                                mask=mask)
+    def reset_states(self):
+        """Stateful wrapped layers: zeros both directions' carried states."""
+        self.forward_layer.reset_states()
+        self.backward_layer.reset_states()
 
-    def _node_call_arguments(self, node):
-        return _FusedRNN._node_call_arguments(self, node)
+    reset_state = reset_states
 
     def build(self, input_shape):
         if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (list, tuple)):

@@ -70,7 +70,55 @@ def _float_mask(mask):
     return np.asarray(mask).astype(np.float32)
 
 
-class _FusedRNN(Layer):
+class SequenceCall:
+    """The call of a layer over sequences with optional `initial_state` and `mask` tensors
+    (the recurrent layers, Bidirectional): called on symbolic tensors, the states and an
+    explicit mask join the recorded node's inputs, so the graph knows what the call depends
+    on; a model replaying the node unpacks them, and a model config writes them back as
+    Keras's keyword arguments."""
+
+    def __call__(self, inputs, initial_state=None, mask=None, training=None, **kwargs):
+        n_states = kwargs.pop(_N_STATES, None)
+        if n_states is not None:  # a functional model replaying a packed call
+            flat = list(inputs)
+            inputs, initial_state = flat[0], (flat[1:1 + n_states] or None)
+            if kwargs.pop(_HAS_MASK_INPUT, False):
+                mask = flat[1 + n_states]
+            elif n_states:
+                # Keras 3 hands a layer its input's mask only when the sequence is its sole
+                # tensor argument: with initial states the propagated mask is not applied.
+                mask = None
+        if kwargs:
+            raise TypeError(f"Unrecognized keyword argument(s) passed to layer '{self.name}' "
+                            f"({type(self).__name__}): {sorted(kwargs)}")
+        states = _as_list(initial_state)
+        if any_keras_tensor([inputs] + states + ([mask] if mask is not None else [])):
+            if not states and mask is None:
+                return Layer.__call__(self, inputs, training=training)
+            extra = {_N_STATES: len(states)}
+            packed = [inputs] + states
+            if mask is not None:
+                if not any_keras_tensor(mask):
+                    raise ValueError(f"Layer '{self.name}': in a functional model an explicit "
+                                     "`mask` must be a symbolic tensor too.")
+                packed.append(mask)
+                extra[_HAS_MASK_INPUT] = True
+            return Layer.__call__(self, packed, training=training, **extra)
+        return Layer.__call__(self, inputs, training=training, initial_state=states or None,
+                              mask=mask)
+
+    def _node_call_arguments(self, node):
+        n_states = node.kwargs.get(_N_STATES)
+        if n_states is None:
+            return [node.inputs], {}
+        flat = list(node.inputs)
+        kwargs = {"initial_state": flat[1:1 + n_states]} if n_states else {}
+        if node.kwargs.get(_HAS_MASK_INPUT):
+            kwargs["mask"] = flat[1 + n_states]
+        return [flat[0]], kwargs
+
+
+class _FusedRNN(SequenceCall, Layer):
     """Shared machinery of the fused recurrent layers: weights kernel, recurrent_kernel and
     bias in Keras's layout, one engine op over the whole sequence (initial states, mask,
     dropout and the final states inside it), the last step and the states sliced out."""
@@ -122,50 +170,6 @@ class _FusedRNN(Layer):
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.supports_masking = True  # output mask: the input's with return_sequences
         self.kernel = self.recurrent_kernel = self.bias = None
-
-    # ---- calling ------------------------------------------------------------------
-
-    def __call__(self, inputs, initial_state=None, mask=None, training=None, **kwargs):
-        n_states = kwargs.pop(_N_STATES, None)
-        if n_states is not None:  # a functional model replaying a packed call
-            flat = list(inputs)
-            inputs, initial_state = flat[0], (flat[1:1 + n_states] or None)
-            if kwargs.pop(_HAS_MASK_INPUT, False):
-                mask = flat[1 + n_states]
-            elif n_states:
-                # Keras 3 hands a layer its input's mask only when the sequence is its sole
-                # tensor argument: with initial states the propagated mask is not applied.
-                mask = None
-        if kwargs:
-            raise TypeError(f"Unrecognized keyword argument(s) passed to layer '{self.name}' "
-                            f"({type(self).__name__}): {sorted(kwargs)}")
-        states = _as_list(initial_state)
-        if any_keras_tensor([inputs] + states + ([mask] if mask is not None else [])):
-            # States and an explicit mask become inputs of the recorded node, so the graph
-            # knows what this call depends on.
-            if not states and mask is None:
-                return super().__call__(inputs, training=training)
-            extra = {_N_STATES: len(states)}
-            packed = [inputs] + states
-            if mask is not None:
-                if not any_keras_tensor(mask):
-                    raise ValueError(f"Layer '{self.name}': in a functional model an explicit "
-                                     "`mask` must be a symbolic tensor too.")
-                packed.append(mask)
-                extra[_HAS_MASK_INPUT] = True
-            return super().__call__(packed, training=training, **extra)
-        return super().__call__(inputs, training=training, initial_state=states or None,
-                                mask=mask)
-
-    def _node_call_arguments(self, node):
-        n_states = node.kwargs.get(_N_STATES)
-        if n_states is None:
-            return [node.inputs], {}
-        flat = list(node.inputs)
-        kwargs = {"initial_state": flat[1:1 + n_states]} if n_states else {}
-        if node.kwargs.get(_HAS_MASK_INPUT):
-            kwargs["mask"] = flat[1 + n_states]
-        return [flat[0]], kwargs
 
     def _split_shapes(self, input_shape):
         """The sequence shape from build's argument (several shapes when states or a mask
