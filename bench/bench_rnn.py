@@ -14,7 +14,6 @@ Run (the environment's OpenBLAS overrides slow sgemm, so unset them for this com
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_rnn.py [--quick]
 Writes its section of bench/RESULTS.md (between the bench_rnn markers) and prints it.
 """
-import argparse
 import json
 import os
 import sys
@@ -23,7 +22,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import NO_TRIM, fmt, ratio  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 START, END = "<!-- bench_rnn:start -->", "<!-- bench_rnn:end -->"
 STEPS, FEATURES, UNITS, BATCH = 50, 8, 64, 64
 CELLS = ("LSTM", "GRU")
@@ -198,26 +196,6 @@ def section(all_m, p, meter):
     return "\n".join(lines) + "\n"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="short smoke run")
-    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
-    ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
-    ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
-    a = ap.parse_args()
-    if a.worker:
-        kind, n, p = a.worker[0], int(a.worker[1]), json.loads(a.worker[2])
-        harness.worker_reply(worker_cnn(n, p) if kind == "cnn" else worker_torch(n, p, json.loads(a.worker[3])))
-        return
-    p = ({"samples": 512, "repeats": 3, "calls": 30, "quick": True} if a.quick else
-         {"samples": 2048, "repeats": 7, "calls": 200, "quick": False})
-    meter = harness.LoadMeter()
-    all_m = {n: measure(n, p) for n in map(int, a.threads.split(","))}
-    text = section(all_m, p, meter)
-    harness.write_section(a.out, START, END, text)
-    print(text)
-    print(f"(benchmark took {meter.wall_s():.0f} s; wrote {a.out})")
-
-
 if __name__ == "__main__":
-    main()
+    harness.main(__doc__, sys.modules[__name__], quick={"samples": 512, "repeats": 3, "calls": 30},
+                 full={"samples": 2048, "repeats": 7, "calls": 200})

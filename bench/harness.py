@@ -187,3 +187,30 @@ def write_section(path, start, end, text):
         new = old.rstrip("\n") + "\n\n" + body + "\n"
     with open(path, "w") as f:
         f.write(new)
+
+
+def main(doc, module, quick, full):
+    """The command line of a benchmark script: `--worker` runs one measurement in this process
+    (module.worker_cnn / module.worker_torch), otherwise every thread count is measured
+    (module.measure), and the section (module.section between module.START and module.END)
+    is written to --out (RESULTS.md by default) and printed. quick/full: the parameters."""
+    import argparse
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="short smoke run")
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                  "RESULTS.md"))
+    ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.worker:
+        kind, n, p = a.worker[0], int(a.worker[1]), json.loads(a.worker[2])
+        worker_reply(module.worker_cnn(n, p) if kind == "cnn" else
+                     module.worker_torch(n, p, json.loads(a.worker[3])))
+        return
+    p = {**(quick if a.quick else full), "quick": a.quick}
+    meter = LoadMeter()
+    all_m = {n: module.measure(n, p) for n in map(int, a.threads.split(","))}
+    text = module.section(all_m, p, meter)
+    write_section(a.out, module.START, module.END, text)
+    print(text)
+    print(f"(benchmark took {meter.wall_s():.0f} s; wrote {a.out})")
