@@ -53,6 +53,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "parallel.h"
 #include "ops.h"
 
 #define MHA_FILL (-1e9f)                    // Keras's _large_negative_number for float32
@@ -402,6 +403,54 @@ static offsets block_offsets(const geom *g, int64_t b, int64_t h) {
                      b * g->Tk * g->ldv + kh * g->dv, b * g->Tq * g->ldo + h * g->dv};
 }
 
+/* Batches [b0, b1) of a call, with this range's scratch (see cnn_parallel_for): blocks of
+ * different samples never share an output, so batches split across the engine's threads. */
+typedef struct {
+    cnn_op_ctx *c;
+    const geom *g;
+    int drop;
+    uint64_t seed;
+    float rate, on;
+    unsigned fresh;
+    int need_ds;
+} sdpa_job;
+
+static float *part_scratch(const sdpa_job *j, int part) {
+    return j->c->work + (int64_t)part * 2 * j->g->Tq * j->g->Tk;
+}
+
+static void sdpa_forward_range(void *arg, int64_t b0, int64_t b1, int part) {
+    const sdpa_job *j = arg;
+    cnn_op_ctx *c = j->c;
+    const geom *g = j->g;
+    int64_t Tq = g->Tq, Tk = g->Tk;
+    float *scratch = part_scratch(j, part);
+    for (int64_t b = b0; b < b1; b++)
+        for (int64_t h = 0; h < g->H; h++) {
+            offsets o = block_offsets(g, b, h);
+            int64_t blk = b * g->H + h;
+            float *p = c->aux + blk * Tq * Tk;                             // (Tq, Tk)
+            block_probs(g, c->in[0] + o.q, c->in[1] + o.k, p, b, h);
+            if (g->dv == 0) continue;  // an empty output; p is still kept for backward
+            const float *pd = p;
+            if (j->drop) {
+                for (int64_t i = 0; i < Tq; i++)
+                    dropout_row(p + i * Tk, scratch + i * Tk, Tk, j->seed,
+                                (uint64_t)((blk * Tq + i) * Tk), j->rate, j->on);
+                pd = scratch;
+            }
+            // O (Tq, dv) = pd (Tq, Tk) . V (Tk, dv), rows of stride ldv and ldo
+            cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Tq, (int)g->dv, (int)Tk, 1.0f,
+                      pd, (int)Tk, c->in[2] + o.v, (int)g->ldv, 0.0f, c->out + o.o, (int)g->ldo);
+        }
+}
+
+static sdpa_job dropout_job(cnn_op_ctx *c, const geom *g) {
+    sdpa_job j = {c, g, dropout_active(c), 0, 0.0f, 0.0f, 0, 0};
+    if (j.drop) j.seed = dropout_seed(c), j.rate = (float)c->attrs->f[1], j.on = keep_scale(c);
+    return j;
+}
+
 static cnn_status sdpa_forward(cnn_op_ctx *c) {
     geom g = geom_of(c, 2, 3);
     int64_t Tq = g.Tq, Tk = g.Tk;
@@ -411,27 +460,8 @@ static cnn_status sdpa_forward(cnn_op_ctx *c) {
         if (n > 0) memset(c->out, 0, sizeof(float) * (size_t)n);
         return CNN_OK;
     }
-    int drop = dropout_active(c);
-    uint64_t seed = drop ? dropout_seed(c) : 0;
-    float rate = drop ? (float)c->attrs->f[1] : 0.0f, on = drop ? keep_scale(c) : 0.0f;
-    for (int64_t b = 0; b < g.B; b++)
-        for (int64_t h = 0; h < g.H; h++) {
-            offsets o = block_offsets(&g, b, h);
-            int64_t blk = b * g.H + h;
-            float *p = c->aux + blk * Tq * Tk;                             // (Tq, Tk)
-            block_probs(&g, c->in[0] + o.q, c->in[1] + o.k, p, b, h);
-            if (g.dv == 0) continue;  // an empty output; p is still kept for backward
-            const float *pd = p;
-            if (drop) {
-                for (int64_t i = 0; i < Tq; i++)
-                    dropout_row(p + i * Tk, c->work + i * Tk, Tk, seed,
-                                (uint64_t)((blk * Tq + i) * Tk), rate, on);
-                pd = c->work;
-            }
-            // O (Tq, dv) = pd (Tq, Tk) . V (Tk, dv), rows of stride ldv and ldo
-            cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Tq, (int)g.dv, (int)Tk, 1.0f,
-                      pd, (int)Tk, c->in[2] + o.v, (int)g.ldv, 0.0f, c->out + o.o, (int)g.ldo);
-        }
+    sdpa_job j = dropout_job(c, &g);
+    cnn_parallel_for(g.B, 1, sdpa_forward_range, &j);
     return CNN_OK;
 }
 
@@ -502,45 +532,52 @@ static void block_backward(const cnn_op_ctx *c, const geom *g, unsigned fresh, c
                   ds, (int)Tk, c->in[0] + o.q, (int)g->ldq, beta_k, dk + o.k, (int)g->ldk);
 }
 
-static cnn_status sdpa_backward(cnn_op_ctx *c) {
-    geom g = geom_of(c, 2, 3);
-    int64_t Tq = g.Tq, Tk = g.Tk, grp = g.H ? g.H / g.Hk : 1;
-    int degenerate = g.B == 0 || g.H == 0 || Tq == 0 || Tk == 0;
-    unsigned fresh = zero_fresh(c, 3, degenerate);
-    float *dv = c->in_grad[2];
-    int need_ds = c->in_grad[0] || c->in_grad[1] || g.dm;
-    if (degenerate || (!dv && !need_ds)) return CNN_OK;
-    int drop = dropout_active(c);
-    uint64_t seed = drop ? dropout_seed(c) : 0;
-    float rate = drop ? (float)c->attrs->f[1] : 0.0f, on = drop ? keep_scale(c) : 0.0f;
-    float *pd_buf = c->work, *ds = c->work + Tq * Tk;
-    for (int64_t b = 0; b < g.B; b++)
-        for (int64_t h = 0; h < g.H; h++) {
-            offsets o = block_offsets(&g, b, h);
-            int64_t blk = b * g.H + h;
+static void sdpa_backward_range(void *arg, int64_t b0, int64_t b1, int part) {
+    const sdpa_job *j = arg;
+    cnn_op_ctx *c = j->c;
+    const geom *g = j->g;
+    int64_t Tq = g->Tq, Tk = g->Tk, grp = g->H / g->Hk;
+    float *dv = c->in_grad[2], *pd_buf = part_scratch(j, part), *ds = pd_buf + Tq * Tk;
+    for (int64_t b = b0; b < b1; b++)
+        for (int64_t h = 0; h < g->H; h++) {
+            offsets o = block_offsets(g, b, h);
+            int64_t blk = b * g->H + h;
             const float *V = c->in[2] + o.v, *G = c->out_grad + o.o;     // G (Tq, dv), rows ldo
             const float *p = c->aux + blk * Tq * Tk;                       // (Tq, Tk)
             const float *pd = p;
-            if (drop) {
+            if (j->drop) {
                 for (int64_t i = 0; i < Tq; i++)
-                    dropout_row(p + i * Tk, pd_buf + i * Tk, Tk, seed,
-                                (uint64_t)((blk * Tq + i) * Tk), rate, on);
+                    dropout_row(p + i * Tk, pd_buf + i * Tk, Tk, j->seed,
+                                (uint64_t)((blk * Tq + i) * Tk), j->rate, j->on);
                 pd = pd_buf;
             }
-            if (dv && g.dv > 0) {  // dV (Tk, dv) += pd^T (Tk, Tq) . G (Tq, dv)
-                float beta_v = ((fresh >> 2) & 1u) && h % grp == 0 ? 0.0f : 1.0f;
-                cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Tk, (int)g.dv, (int)Tq, 1.0f,
-                          pd, (int)Tk, G, (int)g.ldo, beta_v, dv + o.v, (int)g.ldv);
+            if (dv && g->dv > 0) {  // dV (Tk, dv) += pd^T (Tk, Tq) . G (Tq, dv)
+                float beta_v = ((j->fresh >> 2) & 1u) && h % grp == 0 ? 0.0f : 1.0f;
+                cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Tk, (int)g->dv, (int)Tq,
+                          1.0f, pd, (int)Tk, G, (int)g->ldo, beta_v, dv + o.v, (int)g->ldv);
             }
-            if (!need_ds) continue;
-            if (g.dv > 0)  // dpd (Tq, Tk) = G (Tq, dv) . V^T (dv, Tk)
-                cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Tq, (int)Tk, (int)g.dv, 1.0f,
-                          G, (int)g.ldo, V, (int)g.ldv, 0.0f, ds, (int)Tk);
+            if (!j->need_ds) continue;
+            if (g->dv > 0)  // dpd (Tq, Tk) = G (Tq, dv) . V^T (dv, Tk)
+                cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Tq, (int)Tk, (int)g->dv,
+                          1.0f, G, (int)g->ldo, V, (int)g->ldv, 0.0f, ds, (int)Tk);
             else
                 memset(ds, 0, sizeof(float) * (size_t)(Tq * Tk));
-            if (drop) redrop(pd, ds, Tq * Tk, on);  // dp = dpd * keep / (1 - rate)
-            block_backward(c, &g, fresh, p, ds, ds, b, h);
+            if (j->drop) redrop(pd, ds, Tq * Tk, j->on);  // dp = dpd * keep / (1 - rate)
+            block_backward(c, g, j->fresh, p, ds, ds, b, h);
         }
+}
+
+static cnn_status sdpa_backward(cnn_op_ctx *c) {
+    geom g = geom_of(c, 2, 3);
+    int degenerate = g.B == 0 || g.H == 0 || g.Tq == 0 || g.Tk == 0;
+    unsigned fresh = zero_fresh(c, 3, degenerate);
+    int need_ds = c->in_grad[0] || c->in_grad[1] || g.dm;
+    if (degenerate || (!c->in_grad[2] && !need_ds)) return CNN_OK;
+    sdpa_job j = dropout_job(c, &g);
+    j.fresh = fresh, j.need_ds = need_ds;
+    // A bias shared by every sample sums all samples' gradients into one block: one thread.
+    if (g.dm && g.ms[0] == 0) sdpa_backward_range(&j, 0, g.B, 0);
+    else cnn_parallel_for(g.B, 1, sdpa_backward_range, &j);
     return CNN_OK;
 }
 
@@ -564,9 +601,9 @@ static int64_t sdpa_aux_size(const cnn_op_ctx *c) {
     return g.B * g.H * g.Tq * g.Tk;
 }
 
-static int64_t sdpa_work_size(const cnn_op_ctx *c) {
+static int64_t sdpa_work_size(const cnn_op_ctx *c) {  // two (Tq, Tk) blocks per range
     geom g = geom_of(c, 2, 3);
-    return 2 * g.Tq * g.Tk;
+    return CNN_MAX_PARTS * 2 * g.Tq * g.Tk;
 }
 
 static int64_t sdpa_probs_work_size(const cnn_op_ctx *c) {

@@ -96,7 +96,8 @@ typedef struct {
     int need_rk_grad;
 } rnn_job;
 
-static void lstm_steps_fwd(void *arg, int64_t i0, int64_t i1) {
+static void lstm_steps_fwd(void *arg, int64_t i0, int64_t i1, int part) {
+    (void)part;
     const rnn_job *job = arg;
     rnn_run r = rnn_slice(job->r, i0, i1);
     rnn_work wk = rnn_work_slice(job->r, job->wk, i0);
@@ -175,7 +176,8 @@ CNN_HOT static void lstm_cells_bwd(const rnn_run *r, int64_t s, const float *gat
 #undef LSTM_BWD
 }
 
-static void lstm_steps_bwd(void *arg, int64_t i0, int64_t i1) {
+static void lstm_steps_bwd(void *arg, int64_t i0, int64_t i1, int part) {
+    (void)part;
     const rnn_job *job = arg;
     rnn_run r = rnn_slice(job->r, i0, i1);
     rnn_work wk = rnn_work_slice(job->r, job->wk, i0);
@@ -452,7 +454,8 @@ CNN_HOT static void simple_rnn_cells_fwd(const rnn_run *r, int64_t s, const floa
     }
 }
 
-static void simple_rnn_steps_fwd(void *arg, int64_t i0, int64_t i1) {
+static void simple_rnn_steps_fwd(void *arg, int64_t i0, int64_t i1, int part) {
+    (void)part;
     const rnn_job *job = arg;
     rnn_run r = rnn_slice(job->r, i0, i1);
     rnn_work wk = rnn_work_slice(job->r, job->wk, i0);
@@ -485,7 +488,8 @@ static cnn_status simple_rnn_forward(cnn_op_ctx *c) {
     return CNN_OK;
 }
 
-static void simple_rnn_steps_bwd(void *arg, int64_t i0, int64_t i1) {
+static void simple_rnn_steps_bwd(void *arg, int64_t i0, int64_t i1, int part) {
+    (void)part;
     const rnn_job *job = arg;
     rnn_run r = rnn_slice(job->r, i0, i1);
     rnn_work wk = rnn_work_slice(job->r, job->wk, i0);

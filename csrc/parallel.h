@@ -13,10 +13,15 @@
 
 #include <stdint.h>
 
-typedef void (*cnn_range_fn)(void *ctx, int64_t begin, int64_t end);
+/* The most ranges a loop is split into: scratch sized per range (ops' work_size) is sized
+ * for this many, whatever the thread count is when the op runs. */
+#define CNN_MAX_PARTS 4
 
-/* fn(ctx, begin, end) over consecutive ranges covering [0, n), each at least `grain`
- * items, one per thread; inline when one thread is enough or a thread cannot start. */
+typedef void (*cnn_range_fn)(void *ctx, int64_t begin, int64_t end, int part);
+
+/* fn(ctx, begin, end, part) over consecutive ranges covering [0, n), each at least `grain`
+ * items, one per thread (part 0 .. CNN_MAX_PARTS - 1 numbers them, for per-range scratch);
+ * inline when one thread is enough or a thread cannot start. */
 void cnn_parallel_for(int64_t n, int64_t grain, cnn_range_fn fn, void *ctx);
 
 #endif

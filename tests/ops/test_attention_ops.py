@@ -519,3 +519,24 @@ def test_dot_product_attention_errors():
         cnn.ops.dot_product_attention(q, q[..., :3], q)
     with pytest.raises(ValueError, match="Flash attention"):
         cnn.ops.dot_product_attention(q, q, q, flash_attention=True)
+
+
+@pytest.mark.parametrize("causal", [0, 1])
+def test_threads_split_the_batch_without_changing_results(causal):
+    """With several engine threads the (batch, head) blocks run on batch ranges in
+    parallel; outputs and gradients equal the single-threaded run, dropout included."""
+    ins = qkv(b=5, tq=6, tk=7, h=2, d=3, dv=4, seed=31) + [mask_of((5, 6, 7), seed=32)]
+    ints, floats = ints_of(causal=causal), [0.5, 0.25]
+    g = rand(5, 6, 2, 4, seed=33)
+    before = cnn.config()["engine_threads"]
+    results = {}
+    try:
+        for threads in (1, 2, 3):
+            cnn.set_num_threads(threads)
+            results[threads] = [forward("sdpa", ins, ints, floats, training=True, seed=9)] + [
+                x for x in vjp("sdpa", ins, g, ints, floats, training=True, seed=9) if x is not None]
+    finally:
+        cnn.set_num_threads(before)
+    for threads in (2, 3):
+        for one, many in zip(results[1], results[threads]):
+            np.testing.assert_allclose(many, one, rtol=1e-6, atol=1e-7)
