@@ -38,7 +38,7 @@ def set_num_threads(n):
 # The Keras-style API, imported on first use (PEP 562): `import cnn` stays close to NumPy's own
 # import time, and `cnn.layers`, `from cnn.models import Sequential` etc. work as usual.
 _SUBMODULES = ("ops", "activations", "initializers", "losses", "metrics", "optimizers", "callbacks",
-               "regularizers", "layers", "models", "utils", "saving", "applications")
+               "regularizers", "layers", "models", "utils", "saving", "applications", "datasets")
 
 
 def __getattr__(name):
