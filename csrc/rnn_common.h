@@ -139,9 +139,14 @@ void rnn_sum_rows(const float *dz, int64_t rows, int64_t g, int64_t ld, float *d
 void rnn_recurrent_carry(const rnn_run *r, int64_t s, const float *dzs, int64_t ldz, const rnn_work *wk);
 /* lstm and simple_rnn: step s's recurrent input (H_{s-1}, through the recurrent dropout
  * mask) into hprev at its input-time rows, so that recurrent_kernel's gradient is one
- * product over every step after the loop (rnn_recurrent_kernel_grad). */
+ * product over every step after the loop (rnn_recurrent_kernel_grad). A no-op where that
+ * product reads the saved states directly (rnn_rk_grad_from_states). */
 void rnn_keep_rec_input(const rnn_run *r, int64_t s, const rnn_work *wk);
-/* recurrent_kernel (u, G) += hprev^T (u, N*T) . dz (N*T, G). */
+/* Without recurrent dropout, H_{s-1} is the saved state of step s - 1 itself, so the
+ * kernel gradient needs no copy of it (with the small-matrix kernel, which takes any row
+ * strides). */
+int rnn_rk_grad_from_states(const rnn_run *r);
+/* recurrent_kernel (u, G) += sum over steps s of H_{s-1}^T (u, N) . dz_s (N, G). */
 void rnn_recurrent_kernel_grad(const rnn_run *r, cnn_op_ctx *c, const float *dz,
                                const rnn_work *wk);
 /* The initial states' gradients: dh0 += carry, dc0 += dc (where those inputs need one). */
