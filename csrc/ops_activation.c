@@ -21,6 +21,7 @@
  */
 #include <math.h>
 
+#include "fastmath.h"
 #include "ops.h"
 
 #if defined(__GNUC__)
@@ -53,19 +54,19 @@ INLINE float act_f(int op, float x, float p) {
     case A_GELU:       return 0.5f * x * (1.0f + erff(x * SQRT1_2));
     case A_GELU_TANH: {
         float inner = SQRT_2_OVER_PI * (x + GELU_KAPPA * (x * x * x));
-        return 0.5f * x * (1.0f + tanhf(inner));
+        return 0.5f * x * (1.0f + cnn_fast_tanh(inner));
     }
-    case A_SIGMOID:    return 1.0f / (1.0f + expf(-x));
+    case A_SIGMOID:    return cnn_fast_sigmoid(x);
     case A_HARD_SIGMOID: {
         float t = x + 3.0f;
         t = t < 0.0f ? 0.0f : (t > 6.0f ? 6.0f : t);
         return t / 6.0f;
     }
-    case A_TANH:       return tanhf(x);
+    case A_TANH:       return cnn_fast_tanh(x);
     // log(1 + e^x) = max(x, 0) + log(1 + e^-|x|): exp never overflows
     case A_SOFTPLUS:   return log1pf(expf(-fabsf(x))) + (x > 0.0f ? x : 0.0f);
     case A_SOFTSIGN:   return x / (1.0f + fabsf(x));
-    default:           return x / (1.0f + expf(-x));  // silu
+    default:           return x * cnn_fast_sigmoid(x);  // silu
     }
 }
 
@@ -83,7 +84,7 @@ INLINE float act_g(int op, float g, float x, float y, float p) {
     }
     case A_GELU_TANH: {  // product rule on 0.5 x (1 + tanh(u(x)))
         float x2 = x * x;
-        float t = tanhf(SQRT_2_OVER_PI * (x + GELU_KAPPA * (x2 * x)));
+        float t = cnn_fast_tanh(SQRT_2_OVER_PI * (x + GELU_KAPPA * (x2 * x)));
         float du = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_KAPPA * x2);
         return g * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du);
     }
@@ -99,7 +100,7 @@ INLINE float act_g(int op, float g, float x, float y, float p) {
         return g / (d * d);
     }
     default: {         // silu: s + x s (1 - s)
-        float s = 1.0f / (1.0f + expf(-x));
+        float s = cnn_fast_sigmoid(x);
         return g * s * (1.0f + x * (1.0f - s));
     }
     }
@@ -143,7 +144,7 @@ static float act_param(const cnn_op_ctx *c, int op) {
     default:             F(A_SILU, __VA_ARGS__); break;                        \
     }
 
-static cnn_status act_forward(cnn_op_ctx *c, int op) {
+CNN_HOT static cnn_status act_forward(cnn_op_ctx *c, int op) {
     int64_t n = cnn_shape_numel(&c->out_shape);
     float p = act_param(c, op);
     op = act_resolve(c, op);
@@ -151,7 +152,7 @@ static cnn_status act_forward(cnn_op_ctx *c, int op) {
     return CNN_OK;
 }
 
-static cnn_status act_backward(cnn_op_ctx *c, int op) {
+CNN_HOT static cnn_status act_backward(cnn_op_ctx *c, int op) {
     if (!c->in_grad[0]) return CNN_OK;
     int64_t n = cnn_shape_numel(&c->out_shape);
     float p = act_param(c, op);
@@ -232,16 +233,18 @@ static int64_t softmax_work_size(const cnn_op_ctx *c) {
 
 /* One contiguous row of n (the axis is the last one, or all after it are size 1).
  * softmax: y = e^(x - max) / sum; log_softmax: y = (x - max) - log(sum). */
-static void softmax_row(const float *x, float *y, int64_t n, int log_form) {
+CNN_HOT static void softmax_row(const float *x, float *y, int64_t n, int log_form) {
     float m = x[0];
     for (int64_t k = 1; k < n; k++) m = x[k] > m ? x[k] : m;
     float s = 0.0f;
     if (log_form) {
-        for (int64_t k = 0; k < n; k++) s += expf(x[k] - m);
+        for (int64_t k = 0; k < n; k++) y[k] = cnn_fast_exp(x[k] - m);
+        for (int64_t k = 0; k < n; k++) s += y[k];
         float ls = logf(s);
         for (int64_t k = 0; k < n; k++) y[k] = (x[k] - m) - ls;
     } else {
-        for (int64_t k = 0; k < n; k++) { y[k] = expf(x[k] - m); s += y[k]; }
+        for (int64_t k = 0; k < n; k++) y[k] = cnn_fast_exp(x[k] - m);
+        for (int64_t k = 0; k < n; k++) s += y[k];
         float inv = 1.0f / s;
         for (int64_t k = 0; k < n; k++) y[k] *= inv;
     }
@@ -249,7 +252,7 @@ static void softmax_row(const float *x, float *y, int64_t n, int log_form) {
 
 /* A block (n, inner) with the axis strided by inner: the same three passes, each one
  * running along contiguous rows of `inner` with a per-column max and sum in work. */
-static void softmax_block(const float *x, float *y, int64_t n, int64_t inner, float *m, float *s,
+CNN_HOT static void softmax_block(const float *x, float *y, int64_t n, int64_t inner, float *m, float *s,
                           int log_form) {
     for (int64_t j = 0; j < inner; j++) { m[j] = x[j]; s[j] = 0.0f; }
     for (int64_t k = 1; k < n; k++) {
@@ -260,7 +263,7 @@ static void softmax_block(const float *x, float *y, int64_t n, int64_t inner, fl
         const float *xk = x + k * inner;
         float *yk = y + k * inner;
         for (int64_t j = 0; j < inner; j++) {
-            float e = expf(xk[j] - m[j]);
+            float e = cnn_fast_exp(xk[j] - m[j]);
             s[j] += e;
             yk[j] = log_form ? xk[j] - m[j] : e;
         }
@@ -300,7 +303,7 @@ static void softmax_grad_block(const float *y, const float *g, float *dx, int64_
     for (int64_t k = 0; k < n; k++) {
         const float *yk = y + k * inner, *gk = g + k * inner;
         float *dk = dx + k * inner;
-        if (log_form) for (int64_t j = 0; j < inner; j++) dk[j] += gk[j] - expf(yk[j]) * s[j];
+        if (log_form) for (int64_t j = 0; j < inner; j++) dk[j] += gk[j] - cnn_fast_exp(yk[j]) * s[j];
         else for (int64_t j = 0; j < inner; j++) dk[j] += yk[j] * (gk[j] - s[j]);
     }
 }

@@ -53,8 +53,9 @@
 #include <string.h>
 
 #include "blas.h"
-#include "parallel.h"
+#include "fastmath.h"
 #include "ops.h"
+#include "parallel.h"
 
 #define MHA_FILL (-1e9f)                    // Keras's _large_negative_number for float32
 #define OPS_FILL (-0.7f * FLT_MAX)          // Keras's torch backend: -0.7 * 3.38953e38
@@ -263,34 +264,7 @@ static cnn_status sdpa_probs_infer(int n, const cnn_shape *const *in, const cnn_
 #define NO_TRAPS
 #endif
 
-/* e^x without a libm call, so the row loops vectorise: x = n ln2 + r with |r| <= ln2/2
- * (ln2 in two parts, so n ln2 is exact), e^r by its Taylor series to r^7 (relative error
- * < 6e-9, below float rounding), times 2^n put together in the exponent bits. n comes from
- * the round-to-nearest of adding 1.5 * 2^23, not a float-to-int cast, so NaN stays defined
- * (and propagates). Below -87 (e^-87 ~ 1.6e-38, the float range's floor) it returns 0. */
-NO_TRAPS ALWAYS_INLINE float exp_fast(float x) {
-    const float magic = 12582912.0f;  // 1.5 * 2^23
-    float c = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    float t = c * 1.44269504088896341f + magic;
-    float n = t - magic;
-    float r = c - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    uint32_t tb, mb, eb;
-    memcpy(&tb, &t, 4);
-    memcpy(&mb, &magic, 4);
-    eb = (tb - mb + 127u) << 23;  // the integer n sits in t's low mantissa bits
-    float two_n;
-    memcpy(&two_n, &eb, 4);
-    return x < -87.0f ? 0.0f : p * two_n;
-}
+#define exp_fast cnn_fast_exp  /* fastmath.h: vectorises */
 
 /* The sum of LANES partial sums by a halving tree (a fixed order, so every clone agrees). */
 ALWAYS_INLINE float lanes_sum(float *a) {

@@ -177,7 +177,7 @@ static void binary_grad_row(int op, int wrt, const float *a, int64_t sa, const f
 }
 #undef GRAD_ROW
 
-static cnn_status binary_forward(cnn_op_ctx *c, int op) {
+CNN_HOT static cnn_status binary_forward(cnn_op_ctx *c, int op) {
     int64_t total = cnn_shape_numel(&c->out_shape);
     if (total <= 0) return CNN_OK;
     bcast_plan p;
@@ -192,7 +192,7 @@ static cnn_status binary_forward(cnn_op_ctx *c, int op) {
     return CNN_OK;
 }
 
-static cnn_status binary_backward(cnn_op_ctx *c, int op) {
+CNN_HOT static cnn_status binary_backward(cnn_op_ctx *c, int op) {
     int64_t total = cnn_shape_numel(&c->out_shape);
     if (total <= 0) return CNN_OK;
     bcast_plan p;

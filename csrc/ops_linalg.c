@@ -122,7 +122,7 @@ static cnn_status bias_add_infer(int n, const cnn_shape *const *in, const cnn_at
     return CNN_OK;
 }
 
-static cnn_status bias_add_forward(cnn_op_ctx *c) {
+CNN_HOT static cnn_status bias_add_forward(cnn_op_ctx *c) {
     int64_t ch = c->in_shape[1]->dim[0], rows = ch ? cnn_shape_numel(c->in_shape[0]) / ch : 0;
     const float *x = c->in[0], *b = c->in[1];
     for (int64_t r = 0; r < rows; r++) {
@@ -133,7 +133,7 @@ static cnn_status bias_add_forward(cnn_op_ctx *c) {
     return CNN_OK;
 }
 
-static cnn_status bias_add_backward(cnn_op_ctx *c) {
+CNN_HOT static cnn_status bias_add_backward(cnn_op_ctx *c) {
     int64_t ch = c->in_shape[1]->dim[0], rows = ch ? cnn_shape_numel(c->in_shape[0]) / ch : 0;
     const float *dy = c->out_grad;
     if (c->in_grad[0]) {

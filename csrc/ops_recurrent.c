@@ -51,17 +51,26 @@ static int64_t lstm_work_size(const cnn_op_ctx *c) { return rnn_work_size(c, CEL
 
 /* One sample's step: the gates z (the projections on entry, the activated gates on exit),
  * the cell state and h. */
-RNN_INLINE void lstm_gates_fwd(int act, int ract, int64_t u, float *restrict zi,
-                               float *restrict zf, float *restrict zg, float *restrict zo,
-                               const float *restrict cp, float *restrict cr, float *restrict hr) {
+RNN_INLINE void lstm_gates_fwd_impl(int act, int ract, int64_t u, float *restrict zi,
+                                    float *restrict zf, float *restrict zg, float *restrict zo,
+                                    const int has_cp, const float *restrict cp,
+                                    float *restrict cr, float *restrict hr) {
     for (int64_t j = 0; j < u; j++) {
         float ig = act_fwd(ract, zi[j]), fg = act_fwd(ract, zf[j]);
         float gg = act_fwd(act, zg[j]), og = act_fwd(ract, zo[j]);
-        float cv = ig * gg + fg * (cp ? cp[j] : 0.0f);
+        float cv = ig * gg + fg * (has_cp ? cp[j] : 0.0f);
         zi[j] = ig; zf[j] = fg; zg[j] = gg; zo[j] = og;
         cr[j] = cv;
         hr[j] = og * act_fwd(act, cv);
     }
+}
+
+/* The "no previous cell state" case as its own loop: a load under a per-element pointer
+ * test (cp ? cp[j] : 0) keeps GCC from vectorising the gates. */
+RNN_INLINE void lstm_gates_fwd(int act, int ract, int64_t u, float *zi, float *zf, float *zg,
+                               float *zo, const float *cp, float *cr, float *hr) {
+    if (cp) lstm_gates_fwd_impl(act, ract, u, zi, zf, zg, zo, 1, cp, cr, hr);
+    else lstm_gates_fwd_impl(act, ract, u, zi, zf, zg, zo, 0, cp, cr, hr);
 }
 
 RNN_INLINE void lstm_row_fwd(int act, int ract, int64_t u, float *zr, const float *b,
@@ -133,7 +142,7 @@ static cnn_status lstm_forward(cnn_op_ctx *c) {
 RNN_INLINE void lstm_gates_bwd(int act, int ract, int64_t u, const float *restrict gi,
                                const float *restrict gf, const float *restrict gg_,
                                const float *restrict go, const float *restrict cr,
-                               const float *restrict cp, float *restrict dzi,
+                               const int has_cp, const float *restrict cp, float *restrict dzi,
                                float *restrict dzf, float *restrict dzg, float *restrict dzo,
                                const float *restrict dhr, float *restrict dcr) {
     for (int64_t j = 0; j < u; j++) {
@@ -142,7 +151,7 @@ RNN_INLINE void lstm_gates_bwd(int act, int ract, int64_t u, const float *restri
         float dcv = dcr[j] + dhr[j] * og * act_grad(act, tc);
         float dov = dhr[j] * tc;
         dzi[j] = dcv * gg * act_grad(ract, ig);
-        dzf[j] = dcv * (cp ? cp[j] : 0.0f) * act_grad(ract, fg);
+        dzf[j] = dcv * (has_cp ? cp[j] : 0.0f) * act_grad(ract, fg);
         dzg[j] = dcv * ig * act_grad(act, gg);
         dzo[j] = dov * act_grad(ract, og);
         dcr[j] = dcv * fg;
@@ -151,8 +160,12 @@ RNN_INLINE void lstm_gates_bwd(int act, int ract, int64_t u, const float *restri
 
 RNN_INLINE void lstm_row_bwd(int act, int ract, int64_t u, const float *gr, const float *cr,
                              const float *cp, float *dzr, const float *dhr, float *dcr) {
-    lstm_gates_bwd(act, ract, u, gr, gr + u, gr + 2 * u, gr + 3 * u, cr, cp, dzr, dzr + u,
-                   dzr + 2 * u, dzr + 3 * u, dhr, dcr);
+    if (cp)  // as lstm_gates_fwd: one loop per case, so both vectorise
+        lstm_gates_bwd(act, ract, u, gr, gr + u, gr + 2 * u, gr + 3 * u, cr, 1, cp, dzr,
+                       dzr + u, dzr + 2 * u, dzr + 3 * u, dhr, dcr);
+    else
+        lstm_gates_bwd(act, ract, u, gr, gr + u, gr + 2 * u, gr + 3 * u, cr, 0, cp, dzr,
+                       dzr + u, dzr + 2 * u, dzr + 3 * u, dhr, dcr);
 }
 
 /* Step s (input time t) of BPTT for every sample: dz from dh and the carried dc. A masked
@@ -217,17 +230,27 @@ static cnn_status gru_infer(int n, const cnn_shape *const *in, const cnn_attrs *
 static int64_t gru_aux_size(const cnn_op_ctx *c) { return rnn_aux_size(c, CELL_GRU); }
 static int64_t gru_work_size(const cnn_op_ctx *c) { return rnn_work_size(c, CELL_GRU); }
 
-RNN_INLINE void gru_gates_fwd(int act, int ract, int64_t u, float *restrict gz,
-                              float *restrict gr, float *restrict gh, const float *restrict qz,
-                              const float *restrict qr, const float *restrict qhh,
-                              float *restrict qhr, const float *restrict hp, float *restrict hr) {
+RNN_INLINE void gru_gates_fwd_impl(int act, int ract, int64_t u, float *restrict gz,
+                                   float *restrict gr, float *restrict gh,
+                                   const float *restrict qz, const float *restrict qr,
+                                   const float *restrict qhh, float *restrict qhr,
+                                   const int has_hp, const float *restrict hp,
+                                   float *restrict hr) {
     for (int64_t j = 0; j < u; j++) {
         float zg = act_fwd(ract, gz[j] + qz[j]), rg = act_fwd(ract, gr[j] + qr[j]);
         float hh = act_fwd(act, gh[j] + rg * qhh[j]);
         gz[j] = zg; gr[j] = rg; gh[j] = hh;
         qhr[j] = qhh[j];
-        hr[j] = zg * (hp ? hp[j] : 0.0f) + (1.0f - zg) * hh;
+        hr[j] = zg * (has_hp ? hp[j] : 0.0f) + (1.0f - zg) * hh;
     }
+}
+
+/* One loop per case, as lstm_gates_fwd, so that both vectorise. */
+RNN_INLINE void gru_gates_fwd(int act, int ract, int64_t u, float *gz, float *gr, float *gh,
+                              const float *qz, const float *qr, const float *qhh, float *qhr,
+                              const float *hp, float *hr) {
+    if (hp) gru_gates_fwd_impl(act, ract, u, gz, gr, gh, qz, qr, qhh, qhr, 1, hp, hr);
+    else gru_gates_fwd_impl(act, ract, u, gz, gr, gh, qz, qr, qhh, qhr, 0, hp, hr);
 }
 
 /* Reset after, step s (input time t) for every sample: the biases join the input

@@ -1,11 +1,11 @@
 /* parallel.h: a loop over independent items (a batch's samples) split across the engine's
  * threads (cnn_set_num_threads).
  *
- * Threads are started per call and joined before it returns: the callers (the recurrent
- * ops' time loops, milliseconds each) are long enough that a start (~20 us) is noise, and
- * no pool sits spinning between calls on a 2-core machine. Inside a parallel range only
- * unthreaded work may run (OpenBLAS's small-matrix products, elementwise loops), so the
- * engine's threads are the only owners of the cores there. Each thread runs with the
+ * The workers sleep between loops (no spinning on a 2-core machine) and the caller runs
+ * every range no worker has picked up, so a loop never waits for a thread to be scheduled
+ * (see parallel.c). Inside a parallel range only unthreaded work may run (the small-matrix
+ * kernel, OpenBLAS's small-matrix products, elementwise loops), so the engine's threads
+ * are the only owners of the cores there. Each range runs with the
  * caller's floating-point mode (flush-to-zero, see fpmode.h), so results do not depend on
  * how the items were split. */
 #ifndef CNN_PARALLEL_H

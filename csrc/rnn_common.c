@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "blas.h"
+#include "parallel.h"
 #include "rnn_common.h"
+#include "small_gemm.h"
 
 /* OpenBLAS sends products of up to 1e6 multiply-adds to its small-matrix kernels (no
  * packing, never threaded); one LSTM step (64 x 256 x 64) is just past that, and on the
@@ -15,6 +17,10 @@
 
 void rnn_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float *a,
               int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    if (!trans_b && cnn_small_sgemm_available()) {  // faster still at these sizes (small_gemm.c)
+        cnn_small_sgemm(trans_a, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
     int64_t step = n;
     if (m * n * k > RNN_SMALL_GEMM && m * k > 0)
         step = (RNN_SMALL_GEMM / (m * k)) / 16 * 16;
@@ -26,6 +32,35 @@ void rnn_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const f
                   trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)w, (int)k, 1.0f, a,
                   (int)lda, bj, (int)ldb, beta, c + j, (int)ldc);
     }
+}
+
+/* The kernel gradients' products, dW (m, n) += A^T (m, K) . B (K, n) over all N*T rows: with
+ * the small-matrix kernel, blocks of 32 columns split across the engine's threads (every
+ * element is still one ordered sum, whatever the split); otherwise one threaded OpenBLAS
+ * call. */
+typedef struct {
+    int64_t m, n, k, lda, ldb;
+    const float *a, *b;
+    float *c;
+} tn_job;
+
+static void tn_columns(void *arg, int64_t j0, int64_t j1, int part) {
+    (void)part;
+    const tn_job *job = arg;
+    int64_t c0 = j0 * 32, c1 = j1 * 32 < job->n ? j1 * 32 : job->n;
+    cnn_small_sgemm(1, job->m, c1 - c0, job->k, job->a, job->lda, job->b + c0, job->ldb, 1.0f,
+                    job->c + c0, job->n);
+}
+
+static void rnn_gemm_tn_accumulate(int64_t m, int64_t n, int64_t k, const float *a,
+                                   int64_t lda, const float *b, int64_t ldb, float *c) {
+    if (!cnn_small_sgemm_available()) {
+        cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
+                  (int)lda, b, (int)ldb, 1.0f, c, (int)n);
+        return;
+    }
+    tn_job job = {m, n, k, lda, ldb, a, b, c};
+    cnn_parallel_for((n + 31) / 32, 2, tn_columns, &job);
 }
 
 typedef struct {
@@ -267,7 +302,12 @@ void rnn_project(const rnn_run *r, float *dst, const rnn_work *wk) {
     }
     const float *x = r->x;
     if (r->drop > 0.0f) drop_inputs(r, wk->xd), x = wk->xd;
-    // dst (N*T, G) = x (N*T, F) . kernel (F, G)
+    // dst (N*T, G) = x (N*T, F) . kernel (F, G). With a few features OpenBLAS is bound by its
+    // zeroing pass over dst; the small-matrix kernel writes dst once.
+    if (r->f <= 16 && cnn_small_sgemm_available()) {
+        cnn_small_sgemm(0, rows, r->g, r->f, x, r->f, r->w, r->g, 0.0f, dst, r->g);
+        return;
+    }
     cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)r->g, (int)r->f, 1.0f,
               x, (int)r->f, r->w, (int)r->g, 0.0f, dst, (int)r->g);
 }
@@ -359,8 +399,7 @@ void rnn_input_grads(const rnn_run *r, cnn_op_ctx *c, const float *dz, const rnn
     if (dw) {  // dkernel (F, G) += x^T (F, N*T) . dz (N*T, G), x with its dropout mask
         const float *x = r->x;
         if (r->drop > 0.0f) drop_inputs(r, wk->xd), x = wk->xd;
-        cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)F, (int)G, (int)rows, 1.0f, x,
-                  (int)F, dz, (int)G, 1.0f, dw, (int)G);
+        rnn_gemm_tn_accumulate(F, G, rows, x, F, dz, G, dw);
     }
     if (!dx) return;
     if (r->drop == 0.0f) {  // dx (N*T, F) += dz (N*T, G) . kernel^T (G, F)
@@ -378,7 +417,7 @@ void rnn_input_grads(const rnn_run *r, cnn_op_ctx *c, const float *dz, const rnn
             }
 }
 
-void rnn_sum_rows(const float *dz, int64_t rows, int64_t g, int64_t ld, float *db) {
+CNN_HOT void rnn_sum_rows(const float *dz, int64_t rows, int64_t g, int64_t ld, float *db) {
     for (int64_t k = 0; k < rows; k++)
         for (int64_t j = 0; j < g; j++) db[j] += dz[k * ld + j];
 }
@@ -405,18 +444,51 @@ void rnn_recurrent_carry(const rnn_run *r, int64_t s, const float *dzs, int64_t 
             for (int64_t j = 0; j < u; j++) wk->carry[i * u + j] += wk->dh[i * u + j];
 }
 
+int rnn_rk_grad_from_states(const rnn_run *r) {
+    return r->rdrop == 0.0f && cnn_small_sgemm_available();
+}
+
 void rnn_keep_rec_input(const rnn_run *r, int64_t s, const rnn_work *wk) {
+    if (rnn_rk_grad_from_states(r)) return;
     int64_t ld, u = r->u, t = rnn_time(r, s);
     const float *hp = rnn_rec_input(r, s, wk->hd, &ld);
     for (int64_t i = 0; i < r->n; i++)
         copy_or_zero(wk->hprev + (i * r->t + t) * u, rnn_row(hp, ld, i), u);
 }
 
+/* Columns [32 j0, 32 j1) of the kernel gradient straight from the saved states: per sample,
+ * H rows 0 .. T-2 against dz at the input times of steps 1 .. T-1 (descending rows under
+ * go_backwards: a negative stride), then h0 against every sample's first step. */
+typedef struct {
+    const rnn_run *r;
+    const float *dz;
+    float *drk;
+} rk_job;
+
+static void rk_columns(void *arg, int64_t j0, int64_t j1, int part) {
+    (void)part;
+    const rk_job *job = arg;
+    const rnn_run *r = job->r;
+    int64_t T = r->t, u = r->u, g = r->g, c0 = j0 * 32, c1 = j1 * 32 < g ? j1 * 32 : g;
+    int64_t step_rows = r->back ? -g : g;  // dz's row stride from step s to s + 1
+    for (int64_t i = 0; i < r->n && T > 1; i++)
+        cnn_small_sgemm(1, u, c1 - c0, T - 1, r->hs + i * r->hstride, u,
+                        job->dz + (i * T + rnn_time(r, 1)) * g + c0, step_rows, 1.0f,
+                        job->drk + c0, g);
+    if (r->h0)
+        cnn_small_sgemm(1, u, c1 - c0, r->n, r->h0, u, job->dz + rnn_time(r, 0) * g + c0, T * g,
+                        1.0f, job->drk + c0, g);
+}
+
 void rnn_recurrent_kernel_grad(const rnn_run *r, cnn_op_ctx *c, const float *dz,
                                const rnn_work *wk) {
     float *drk = c->in_grad[2];
     int64_t rows = r->n * r->t;
-    if (drk && rows > 0)  // one large product: threaded, unlike the per-step ones
-        cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r->u, (int)r->g, (int)rows,
-                  1.0f, wk->hprev, (int)r->u, dz, (int)r->g, 1.0f, drk, (int)r->g);
+    if (!drk || rows == 0) return;
+    if (rnn_rk_grad_from_states(r)) {
+        rk_job job = {r, dz, drk};
+        cnn_parallel_for((r->g + 31) / 32, 2, rk_columns, &job);
+        return;
+    }
+    rnn_gemm_tn_accumulate(r->u, r->g, rows, wk->hprev, r->u, dz, r->g, drk);  // one product
 }

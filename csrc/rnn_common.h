@@ -34,6 +34,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "fastmath.h"
 #include "ops.h"
 
 enum { RNN_TANH, RNN_SIGMOID, RNN_RELU, RNN_LINEAR, RNN_HARD_SIGMOID, RNN_N_ACT };
@@ -139,9 +140,14 @@ void rnn_sum_rows(const float *dz, int64_t rows, int64_t g, int64_t ld, float *d
 void rnn_recurrent_carry(const rnn_run *r, int64_t s, const float *dzs, int64_t ldz, const rnn_work *wk);
 /* lstm and simple_rnn: step s's recurrent input (H_{s-1}, through the recurrent dropout
  * mask) into hprev at its input-time rows, so that recurrent_kernel's gradient is one
- * product over every step after the loop (rnn_recurrent_kernel_grad). */
+ * product over every step after the loop (rnn_recurrent_kernel_grad). A no-op where that
+ * product reads the saved states directly (rnn_rk_grad_from_states). */
 void rnn_keep_rec_input(const rnn_run *r, int64_t s, const rnn_work *wk);
-/* recurrent_kernel (u, G) += hprev^T (u, N*T) . dz (N*T, G). */
+/* Without recurrent dropout, H_{s-1} is the saved state of step s - 1 itself, so the
+ * kernel gradient needs no copy of it (with the small-matrix kernel, which takes any row
+ * strides). */
+int rnn_rk_grad_from_states(const rnn_run *r);
+/* recurrent_kernel (u, G) += sum over steps s of H_{s-1}^T (u, N) . dz_s (N, G). */
 void rnn_recurrent_kernel_grad(const rnn_run *r, cnn_op_ctx *c, const float *dz,
                                const rnn_work *wk);
 /* The initial states' gradients: dh0 += carry, dc0 += dc (where those inputs need one). */
@@ -151,35 +157,9 @@ void rnn_state_input_grads(const rnn_run *r, cnn_op_ctx *c, const rnn_work *wk);
 
 #define RNN_INLINE static inline __attribute__((always_inline))
 
-/* e^x without a libm call, so the gate loops vectorise: Cephes's expf polynomial on
- * x = n ln2 + r (|r| <= ln2 / 2, ln2 split in two for an exact n ln2), scaled by 2^n
- * through the exponent bits. Within 2 ulp of expf on [-87, 88], clamped outside (e^-87
- * is below every gate's float32 resolution; e^88 near FLT_MAX). */
-RNN_INLINE float rnn_exp(float x) {
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;  // ternaries vectorise; fminf does not
-    float fn = floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - fn * 0.693359375f;
-    r = r - fn * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    union { int32_t i; float f; } scale = {.i = ((int32_t)fn + 127) << 23};
-    return p * scale.f;
-}
-
-/* tanh from e^-2|v| (no overflow); below |v| = 0.1, where 1 - e^-2|v| would cancel, its
- * Taylor series to v^7 (error < 1e-10). Relative error < 4e-7 everywhere. */
-RNN_INLINE float rnn_tanh(float v) {
-    float a = fabsf(v), e = rnn_exp(-2.0f * a);
-    float big = (1.0f - e) / (1.0f + e);
-    float a2 = a * a;
-    float small = a * (1.0f + a2 * (-1.0f / 3.0f + a2 * (2.0f / 15.0f + a2 * (-17.0f / 315.0f))));
-    return copysignf(a < 0.1f ? small : big, v);
-}
+/* The gates' e^x and tanh: fastmath.h's, which vectorise. */
+#define rnn_exp cnn_fast_exp
+#define rnn_tanh cnn_fast_tanh
 
 RNN_INLINE float act_fwd(int kind, float v) {
     switch (kind) {

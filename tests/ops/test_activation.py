@@ -144,3 +144,26 @@ def test_softmax_zero_size():
 def test_softmax_bad_axis(name, axis):
     with pytest.raises(ValueError, match=rf"{name}: axis {axis} is out of range"):
         forward(name, [np.zeros((3, 4), np.float32)], ints=(axis,))
+
+
+@requires_torch
+@pytest.mark.parametrize("key", ["sigmoid", "tanh", "silu", "gelu_tanh"])
+def test_pointwise_extremes_match_torch(key):
+    """The vectorised e^x (csrc/fastmath.h) at its clamps, underflow, infinities and NaN."""
+    op, ints, floats, ref, _ = POINTWISE[key]
+    x = np.array([-np.inf, -1e30, -100, -88, -87.5, -87, -86.9, -20, -1e-3, -1e-8, 0, 1e-8,
+                  0.05, 0.1, 0.2, 20, 87, 88, 88.7, 89, 100, 1e30, np.inf, np.nan], np.float32)
+    y = forward(op, [x], ints=ints, floats=floats)
+    expected = ref(torch.from_numpy(x)).numpy()
+    # NaN exactly where torch has one (NaN in, or inf * 0); |y| < 1e-30 counts as 0
+    np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-30, equal_nan=True)
+
+
+@requires_torch
+def test_pointwise_dense_grid_matches_torch():
+    """Relative error of the fast sigmoid and tanh over a dense grid, both signs."""
+    x = np.linspace(-30, 30, 200001, dtype=np.float32)
+    for op, ref in (("sigmoid", torch.sigmoid), ("tanh", torch.tanh)):
+        y = forward(op, [x])
+        expected = ref(torch.from_numpy(x).double()).numpy()
+        assert np.max(np.abs(y - expected) / np.maximum(np.abs(expected), 1e-30)) < 1e-6

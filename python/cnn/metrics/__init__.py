@@ -21,7 +21,7 @@ from .probabilistic_metrics import (BinaryCrossentropy, CategoricalCrossentropy,
 from .reduction_metrics import Mean, MeanMetricWrapper, Sum
 from .regression_metrics import (CosineSimilarity, LogCoshError, MeanAbsoluteError,
                                  MeanAbsolutePercentageError, MeanSquaredError,
-                                 MeanSquaredLogarithmicError, RootMeanSquaredError,
+                                 MeanSquaredLogarithmicError, R2Score, RootMeanSquaredError,
                                  cosine_similarity, log_cosh, mean_absolute_error,
                                  mean_absolute_percentage_error, mean_squared_error,
                                  mean_squared_logarithmic_error)
@@ -35,7 +35,7 @@ logcosh = log_cosh
 
 _ALL = (Mean, Sum, MeanMetricWrapper, MeanSquaredError, RootMeanSquaredError,
         MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
-        CosineSimilarity, LogCoshError, AUC, FalseNegatives, FalsePositives, Precision, Recall,
+        CosineSimilarity, LogCoshError, R2Score, AUC, FalseNegatives, FalsePositives, Precision, Recall,
         TrueNegatives, TruePositives, Hinge, SquaredHinge, CategoricalHinge, KLDivergence,
         Poisson, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
         Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
