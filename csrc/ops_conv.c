@@ -90,10 +90,12 @@ static cnn_status conv_geom(int n_in, const cnn_shape *const *in, const cnn_attr
         return cnn_fail(CNN_ERR_SHAPE, "%s: expected x (N, H, W, C) and kernel (KH, KW, C/groups, F), or "
                         "x (N, L, C) and kernel (K, C/groups, F), got %s and %s", op, cnn_shape_fmt(x),
                         cnn_shape_fmt(k));
+    // Graph building may leave the batch and the spatial dims unknown (-1: Keras's
+    // Input((None, None, C))); the channels and the kernel must be known.
     for (int d = 0; d < x->ndim; d++)
-        if ((d > 0 && x->dim[d] < 0) || k->dim[d] < 0)
-            return cnn_fail(CNN_ERR_SHAPE, "%s: only the batch dim may be unknown, got x %s and kernel %s",
-                            op, cnn_shape_fmt(x), cnn_shape_fmt(k));
+        if ((d == x->ndim - 1 && x->dim[d] < 0) || k->dim[d] < 0)
+            return cnn_fail(CNN_ERR_SHAPE, "%s: the channels and the kernel must be known, got x %s and "
+                            "kernel %s", op, cnn_shape_fmt(x), cnn_shape_fmt(k));
     int r1 = x->ndim == 3;  // 1-D: a height-1 image and a height-1 window
     q->n = x->dim[0]; q->h = r1 ? 1 : x->dim[1]; q->w = x->dim[2 - r1]; q->c = x->dim[3 - r1];
     q->kh = r1 ? 1 : k->dim[0]; q->kw = k->dim[1 - r1]; q->cg = k->dim[2 - r1]; q->f = k->dim[3 - r1];
@@ -118,7 +120,9 @@ static cnn_status conv_geom(int n_in, const cnn_shape *const *in, const cnn_attr
     int64_t pt, pl;
     axis_out(q->h, q->kh, q->sh, q->dh, q->pad, &q->oh, &pt);
     axis_out(q->w, q->kw, q->sw, q->dw, q->pad, &q->ow, &pl);
-    if (q->oh < 0 || q->ow < 0)
+    if (q->h < 0) q->oh = pt = -1;  // unknown in, unknown out (only graph building sees these)
+    if (q->w < 0) q->ow = pl = -1;
+    if ((q->h >= 0 && q->oh < 0) || (q->w >= 0 && q->ow < 0))
         return cnn_fail(CNN_ERR_SHAPE, "%s: input %s is smaller than the dilated kernel %s "
                         "(dilation (%lld, %lld)) with padding='valid'", op, cnn_shape_fmt(x),
                         cnn_shape_fmt(k), (long long)q->dh, (long long)q->dw);
@@ -130,7 +134,7 @@ static cnn_status conv_geom(int n_in, const cnn_shape *const *in, const cnn_attr
 /* Derived sizes and the path a geometry takes. */
 static void geom_finish(geom *q) {
     q->k = q->kh * q->kw * q->cg;
-    q->m = q->n < 0 ? -1 : q->n * q->oh * q->ow;
+    q->m = q->n < 0 || q->oh < 0 || q->ow < 0 ? -1 : q->n * q->oh * q->ow;
     // A 1x1 window at stride 1 with no shift (conv2d's padding of a 1x1 window is always 0):
     // x is the patch matrix itself.
     q->direct = q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0 &&
@@ -462,10 +466,10 @@ static cnn_status transpose_geom(int n_in, const cnn_shape *const *in, const cnn
                         "x (N, L, C) and kernel (K, F, C), got %s and %s", op, cnn_shape_fmt(x),
                         cnn_shape_fmt(k));
     int nd = x->ndim, r1 = nd == 3;
-    for (int d = 0; d < nd; d++)
-        if ((d > 0 && x->dim[d] < 0) || k->dim[d] < 0)
-            return cnn_fail(CNN_ERR_SHAPE, "%s: only the batch dim may be unknown, got x %s and kernel %s",
-                            op, cnn_shape_fmt(x), cnn_shape_fmt(k));
+    for (int d = 0; d < nd; d++)  // as conv2d: unknown batch and spatial dims are allowed
+        if ((d == nd - 1 && x->dim[d] < 0) || k->dim[d] < 0)
+            return cnn_fail(CNN_ERR_SHAPE, "%s: the channels and the kernel must be known, got x %s and "
+                            "kernel %s", op, cnn_shape_fmt(x), cnn_shape_fmt(k));
     if (k->dim[0] < 1 || k->dim[nd - 3] < 1)
         return cnn_fail(CNN_ERR_SHAPE, "%s: kernel %s has an empty window", op, cnn_shape_fmt(k));
     if (k->dim[nd - 1] != x->dim[nd - 1])
@@ -477,7 +481,9 @@ static cnn_status transpose_geom(int n_in, const cnn_shape *const *in, const cnn
     q->kh = r1 ? 1 : k->dim[0]; q->kw = k->dim[nd - 3]; q->c = q->cg = k->dim[nd - 2]; q->g = 1;
     transpose_axis(q->oh, q->kh, q->sh, q->dh, q->pad, oph, &q->h, &q->pt);
     transpose_axis(q->ow, q->kw, q->sw, q->dw, q->pad, opw, &q->w, &q->pl);
-    if (q->h < 0 || q->w < 0 || (q->oh > 0 && q->h == 0) || (q->ow > 0 && q->w == 0))
+    if (q->oh < 0) q->h = q->pt = -1;  // unknown in, unknown out (graph building only)
+    if (q->ow < 0) q->w = q->pl = -1;
+    if ((q->oh >= 0 && q->h < 0) || (q->ow >= 0 && q->w < 0) || (q->oh > 0 && q->h == 0) || (q->ow > 0 && q->w == 0))
         return cnn_fail(CNN_ERR_SHAPE, "%s: input %s with kernel %s and output_padding (%lld, %lld) "
                         "gives an empty output", op, cnn_shape_fmt(x), cnn_shape_fmt(k),
                         (long long)oph, (long long)opw);

@@ -3,7 +3,7 @@ ActivityRegularization, the dropout/noise layers (regularization.py), BatchNorma
 LayerNormalization (normalization.py), the convolutions (convolutional.py), the pooling and
 reshaping layers (pooling.py, reshaping.py), the merge layers (merging.py), the
 preprocessing and image augmentation layers (preprocessing.py), Embedding, SimpleRNN, LSTM, GRU,
-TimeDistributed, Bidirectional, Masking and Lambda."""
+TimeDistributed, Bidirectional, Masking, Lambda and LeakyReLU."""
 from .activity_regularization import ActivityRegularization
 from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .bidirectional import Bidirectional
@@ -18,6 +18,7 @@ from .input import Input, InputLayer
 from .input_spec import InputSpec
 from .keras_tensor import KerasTensor
 from .lambda_layer import Lambda
+from .leaky_relu import LeakyReLU
 from .masking import Masking
 from .layer import Layer
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract,
@@ -43,7 +44,7 @@ __all__ = ["Activation", "ActivityRegularization", "AlphaDropout", "BatchNormali
            "AdditiveAttention", "Attention", "MultiHeadAttention", "Bidirectional", "Masking",
            "Dropout", "Embedding", "GRU", "LSTM", "SimpleRNN", "GaussianDropout", "GaussianNoise", "Input", "InputLayer",
            "InputSpec",
-           "KerasTensor", "Layer", "LayerNormalization", "SpatialDropout1D", "SpatialDropout2D",
+           "KerasTensor", "Layer", "LayerNormalization", "LeakyReLU", "SpatialDropout1D", "SpatialDropout2D",
            "SpatialDropout3D", "Add", "Average", "Concatenate", "Dot", "Lambda", "Maximum",
            "Minimum", "Multiply", "Subtract", "add", "average", "concatenate", "dot", "maximum",
            "minimum", "multiply", "subtract",
