@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "gemm.h"
 #include "ops.h"
 
 /* The im2col buffer holds at most this many floats (4 MiB) unless one row needs more:
@@ -339,7 +340,7 @@ static void conv_apply(const geom *q, const float *x, const float *w, float *y, 
     }
     if (q->direct) {  // y (M,F/G) = x[:, group] (M,C/G) . w (C/G,F/G), per group
         for (int64_t g = 0; g < q->g; g++)
-            cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)q->m, (int)q->fg, (int)q->cg,
+            cnn_gemm(0, 0, (int)q->m, (int)q->fg, (int)q->cg,
                       1.0f, x + g * q->cg, (int)q->c, w + g * q->fg, (int)q->f, beta, y + g * q->fg, (int)q->f);
         return;
     }
@@ -349,7 +350,7 @@ static void conv_apply(const geom *q, const float *x, const float *w, float *y, 
         int64_t R = q->m - r0 < q->rows ? q->m - r0 : q->rows;
         im2col(q, x, r0, R, work);
         for (int64_t g = 0; g < q->g; g++)  // y (R,F/G) = col (R,K) . w (K,F/G)
-            cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)q->fg, (int)q->k,
+            cnn_gemm(0, 0, (int)R, (int)q->fg, (int)q->k,
                       1.0f, work + g * q->k, (int)ld, w + g * q->fg, (int)q->f,
                       beta, y + r0 * q->f + g * q->fg, (int)q->f);
     }
@@ -368,11 +369,11 @@ static void conv_adjoint(const geom *q, const float *x, const float *w, const fl
     if (q->direct) {
         for (int64_t g = 0; g < q->g; g++) {
             if (dw)  // dw (C/G,F/G) += x[:, group]^T (C/G,M) . dy (M,F/G)
-                cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)q->cg, (int)q->fg, (int)q->m,
+                cnn_gemm(1, 0, (int)q->cg, (int)q->fg, (int)q->m,
                           1.0f, x + g * q->cg, (int)q->c, dy + g * q->fg, (int)q->f,
                           dw_beta, dw + g * q->fg, (int)q->f);
             if (dx)  // dx[:, group] (M,C/G) += dy (M,F/G) . w^T (F/G,C/G)
-                cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)q->m, (int)q->cg, (int)q->fg,
+                cnn_gemm(0, 1, (int)q->m, (int)q->cg, (int)q->fg,
                           1.0f, dy + g * q->fg, (int)q->f, w + g * q->fg, (int)q->f,
                           1.0f, dx + g * q->cg, (int)q->c);
         }
@@ -386,14 +387,14 @@ static void conv_adjoint(const geom *q, const float *x, const float *w, const fl
         if (dw) {
             im2col(q, x, r0, R, work);
             for (int64_t g = 0; g < q->g; g++)  // dw (K,F/G) += col^T (K,R) . dy (R,F/G)
-                cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)q->k, (int)q->fg, (int)R,
+                cnn_gemm(1, 0, (int)q->k, (int)q->fg, (int)R,
                           1.0f, work + g * q->k, (int)ld, dyr + g * q->fg, (int)q->f,
                           dw_beta, dw + g * q->fg, (int)q->f);
             dw_beta = 1.0f;
         }
         if (dx) {
             for (int64_t g = 0; g < q->g; g++)  // dcol (R,K) = dy (R,F/G) . w^T (F/G,K)
-                cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)q->k, (int)q->fg,
+                cnn_gemm(0, 1, (int)R, (int)q->k, (int)q->fg,
                           1.0f, dyr + g * q->fg, (int)q->f, w + g * q->fg, (int)q->f,
                           0.0f, work + g * q->k, (int)ld);
             col2im(q, work, r0, R, dx);

@@ -6,10 +6,16 @@
  * and only waits for ranges a worker has already started: when the cores are busy with
  * other programs and a worker is slow to wake, the caller simply runs its range itself.
  * (Threads started per call, as before, made every loop wait for a new thread to be
- * scheduled: on an oversubscribed laptop a 0.1 s LSTM fit took 2 s.) */
+ * scheduled: on an oversubscribed laptop a 0.1 s LSTM fit took 2 s.)
+ *
+ * Waking a sleeping thread costs tens of microseconds in this VM, more than a whole Dense
+ * product, so between loops a worker (and the caller waiting for a worker's range) first
+ * spins for a short while (SPIN_NS) and only then sleeps: a training step's back-to-back
+ * products find their workers awake. */
 #include "parallel.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #include "cnn.h"
 #include "fpmode.h"
@@ -29,7 +35,36 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;       /* guards `curren
 static pthread_cond_t work_posted = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t work_done = PTHREAD_COND_INITIALIZER;
 static loop current;
-static int workers;  /* started so far */
+static int workers;       /* started so far */
+static int sleepers;      /* workers blocked in work_posted; guarded by `lock` */
+static unsigned posted;   /* loops posted so far; written under `lock`, read atomically */
+
+/* How long a worker waits awake for the next loop, and the caller for a worker's range. */
+#define SPIN_NS 100000
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Spins until *word differs from `seen` (returns 1) or SPIN_NS pass (returns 0). */
+static int spin_while_equal(const unsigned *word, unsigned seen) {
+    int64_t deadline = now_ns() + SPIN_NS;
+    for (;;) {
+        for (int i = 0; i < 64; i++) {
+            if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != seen) return 1;
+            cpu_relax();
+        }
+        if (now_ns() > deadline) return 0;
+    }
+}
 
 static unsigned get_csr(void) {
 #if defined(__SSE__) || defined(__x86_64__)
@@ -47,6 +82,18 @@ static void set_csr(unsigned csr) {
 #endif
 }
 
+/* Spins until *word is 0 or SPIN_NS pass. */
+static void spin_while_nonzero(const int *word) {
+    int64_t deadline = now_ns() + SPIN_NS;
+    for (;;) {
+        for (int i = 0; i < 64; i++) {
+            if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == 0) return;
+            cpu_relax();
+        }
+        if (now_ns() > deadline) return;
+    }
+}
+
 /* Runs unclaimed ranges of the current loop until none is left; called with `lock` held,
  * returns with it held. */
 static void claim_and_run(void) {
@@ -56,7 +103,9 @@ static void claim_and_run(void) {
         pthread_mutex_unlock(&lock);
         l.fn(l.ctx, l.n * k / l.parts, l.n * (k + 1) / l.parts, k);
         pthread_mutex_lock(&lock);
-        if (--current.pending == 0) pthread_cond_signal(&work_done);
+        int left = current.pending - 1;
+        __atomic_store_n(&current.pending, left, __ATOMIC_RELEASE);
+        if (left == 0) pthread_cond_signal(&work_done);
     }
 }
 
@@ -64,9 +113,19 @@ static void *worker(void *arg) {
     (void)arg;
     pthread_mutex_lock(&lock);
     for (;;) {
-        while (current.next >= current.parts) pthread_cond_wait(&work_posted, &lock);
-        set_csr(current.csr);
-        claim_and_run();
+        if (current.next < current.parts) {
+            set_csr(current.csr);
+            claim_and_run();
+            continue;
+        }
+        unsigned seen = posted;
+        pthread_mutex_unlock(&lock);
+        spin_while_equal(&posted, seen);
+        pthread_mutex_lock(&lock);
+        if (posted != seen) continue;
+        sleepers++;
+        while (posted == seen) pthread_cond_wait(&work_posted, &lock);
+        sleepers--;
     }
     return NULL;
 }
@@ -80,6 +139,7 @@ static void after_fork_in_child(void) {
     pthread_cond_init(&work_done, NULL);
     current = (loop){0};
     workers = 0;
+    sleepers = 0;
 }
 
 static void start_workers(int wanted) {
@@ -112,8 +172,14 @@ void cnn_parallel_for(int64_t n, int64_t grain, cnn_range_fn fn, void *ctx) {
     start_workers((int)parts - 1);
     pthread_mutex_lock(&lock);
     current = (loop){fn, ctx, n, (int)parts, 0, (int)parts, get_csr()};
-    pthread_cond_broadcast(&work_posted);
+    __atomic_store_n(&posted, posted + 1, __ATOMIC_RELEASE);
+    if (sleepers) pthread_cond_broadcast(&work_posted);
     claim_and_run();
+    if (current.pending > 0) {  // a worker still runs its range: wait awake, then asleep
+        pthread_mutex_unlock(&lock);
+        spin_while_nonzero(&current.pending);
+        pthread_mutex_lock(&lock);
+    }
     while (current.pending > 0) pthread_cond_wait(&work_done, &lock);
     current.fn = NULL;
     pthread_mutex_unlock(&lock);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "gemm.h"
 #include "parallel.h"
 #include "rnn_common.h"
 #include "small_gemm.h"
@@ -55,7 +56,7 @@ static void tn_columns(void *arg, int64_t j0, int64_t j1, int part) {
 static void rnn_gemm_tn_accumulate(int64_t m, int64_t n, int64_t k, const float *a,
                                    int64_t lda, const float *b, int64_t ldb, float *c) {
     if (!cnn_small_sgemm_available()) {
-        cnn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
+        cnn_gemm(1, 0, (int)m, (int)n, (int)k, 1.0f, a,
                   (int)lda, b, (int)ldb, 1.0f, c, (int)n);
         return;
     }
@@ -308,7 +309,7 @@ void rnn_project(const rnn_run *r, float *dst, const rnn_work *wk) {
         cnn_small_sgemm(0, rows, r->g, r->f, x, r->f, r->w, r->g, 0.0f, dst, r->g);
         return;
     }
-    cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)r->g, (int)r->f, 1.0f,
+    cnn_gemm(0, 0, (int)rows, (int)r->g, (int)r->f, 1.0f,
               x, (int)r->f, r->w, (int)r->g, 0.0f, dst, (int)r->g);
 }
 
@@ -403,11 +404,11 @@ void rnn_input_grads(const rnn_run *r, cnn_op_ctx *c, const float *dz, const rnn
     }
     if (!dx) return;
     if (r->drop == 0.0f) {  // dx (N*T, F) += dz (N*T, G) . kernel^T (G, F)
-        cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)F, (int)G, 1.0f, dz,
+        cnn_gemm(0, 1, (int)rows, (int)F, (int)G, 1.0f, dz,
                   (int)G, r->w, (int)G, 1.0f, dx, (int)F);
         return;
     }
-    cnn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)F, (int)G, 1.0f, dz,
+    cnn_gemm(0, 1, (int)rows, (int)F, (int)G, 1.0f, dz,
               (int)G, r->w, (int)G, 0.0f, wk->xd, (int)F);
     for (int64_t i = 0; i < r->n; i++)
         for (int64_t t = 0; t < r->t; t++)

@@ -42,13 +42,8 @@ tile(const int rows, const int two, const int full, int64_t k, const float *a, i
     const __m512 vbeta = _mm512_set1_ps(beta);
 #pragma GCC unroll 16
     for (int r = 0; r < rows; r++) {
-        if (beta == 0.0f) {
-            acc0[r] = _mm512_setzero_ps();
-            if (two) acc1[r] = _mm512_setzero_ps();
-        } else {
-            acc0[r] = _mm512_mul_ps(vbeta, LOAD(full, mask0, c + r * ldc));
-            if (two) acc1[r] = _mm512_mul_ps(vbeta, LOAD(full, mask1, c + r * ldc + 16));
-        }
+        acc0[r] = _mm512_setzero_ps();
+        if (two) acc1[r] = _mm512_setzero_ps();
     }
     for (int64_t p = 0; p < k; p++) {
         const float *bp = b + p * ldb;
@@ -61,8 +56,14 @@ tile(const int rows, const int two, const int full, int64_t k, const float *a, i
             if (two) acc1[r] = _mm512_fmadd_ps(ar, b1, acc1[r]);
         }
     }
+    // This block's sum is added to C at the end, not accumulated on top of it: a long k (or
+    // a gradient summed over many calls) then rounds as a sum of block sums.
 #pragma GCC unroll 16
     for (int r = 0; r < rows; r++) {
+        if (beta != 0.0f) {
+            acc0[r] = _mm512_fmadd_ps(vbeta, LOAD(full, mask0, c + r * ldc), acc0[r]);
+            if (two) acc1[r] = _mm512_fmadd_ps(vbeta, LOAD(full, mask1, c + r * ldc + 16), acc1[r]);
+        }
         STORE(full, mask0, c + r * ldc, acc0[r]);
         if (two) STORE(full, mask1, c + r * ldc + 16, acc1[r]);
     }

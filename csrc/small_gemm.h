@@ -10,8 +10,9 @@ int cnn_small_sgemm_available(void);
 
 /* Row-major C (m x n) = op(A) . B + beta C, op(A) = A (m x k, trans_a 0) or A^T with A stored
  * k x m (trans_a 1); any m, n, k >= 0. Call only when cnn_small_sgemm_available().
- * Each element of C is one FMA chain over k in order, so a row's result does not depend on
- * which other rows share the call (the engine's batch splits stay bit-identical). */
+ * Each element of C is the same ordered sum whichever rows and columns share the call (the
+ * engine's batch and block splits stay bit-identical): an FMA chain over each block of 384
+ * steps of k, the block sums added to C in order. */
 void cnn_small_sgemm(int trans_a, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                      const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 

@@ -98,10 +98,12 @@ void cnn_tensor_release(cnn_tensor *t) {
 
 static int engine_threads = 1;
 
+/* The engine's threads split products themselves (gemm.c), so OpenBLAS runs on one: its own
+ * spinning workers stall whenever another program holds a core. */
 void cnn_set_num_threads(int n) {
     if (n < 1) n = 1;
     engine_threads = n;
-    cnn_blas_set_threads(n);
+    cnn_blas_set_threads(1);
 }
 
 int cnn_get_num_threads(void) { return engine_threads; }
