@@ -389,3 +389,28 @@ def test_stateful_training_equals_one_long_sequence():
         cnn.models.Sequential([cnn.layers.Input((T, 3)), cnn.layers.GRU(2, stateful=True)])
     with pytest.raises(ValueError, match=re.escape("lstm: initial state 0 must be (N, u)")):
         model.predict(x[:1, :T], verbose=0)
+
+
+def concat_model(lib, axis, mask_second):
+    """Two token inputs (the second masked or not) embedded and concatenated along the time
+    axis or the features, then an LSTM that consumes the merged mask."""
+    L = lib.layers
+    a, b = L.Input((T,)), L.Input((T,))
+    ha = L.Embedding(V, E, mask_zero=True)(a)
+    hb = L.Embedding(V, E, mask_zero=mask_second)(b)
+    out = L.LSTM(5, return_sequences=True)(L.Concatenate(axis=axis)([ha, hb]))
+    return (lib.models.Model if lib is cnn else keras.Model)([a, b], out)
+
+
+@pytest.mark.parametrize("axis", [1, -1])
+@pytest.mark.parametrize("mask_second", [True, False])
+def test_concatenate_merges_step_masks_as_keras(axis, mask_second):
+    """Along time the masks are concatenated (an unmasked input keeps all its steps); along
+    the features a step is kept when any input keeps it, as in Keras 3."""
+    xa, xb = tokens(0), tokens(5)
+    k = concat_model(keras, axis, mask_second)
+    nudge(k)
+    c = concat_model(cnn, axis, mask_second)
+    copy_weights(k, c)
+    np.testing.assert_allclose(c.predict([xa, xb], verbose=0), np.asarray(k.predict([xa, xb], verbose=0)),
+                               rtol=1e-5, atol=1e-5)

@@ -20,6 +20,13 @@ def _shapes_text(shapes):
     return "[" + ", ".join(_fmt(s) for s in shapes) + "]"
 
 
+def _all_steps(x):
+    """A mask that keeps every step of x (batch, ..., features): no value equals NaN."""
+    if not isinstance(x, (backend.Tensor, backend.Symbol)):
+        x = np.asarray(x, np.float32)
+    return backend.op("not_equal_any", [x], floats=[float("nan")])
+
+
 class _Merge(Layer):
     """Base of the merge layers: checks that the call gets a list of tensors and that their
     shapes can be merged, then folds `_merge_function` over them."""
@@ -252,12 +259,23 @@ class Concatenate(_Merge):
         return ops.concatenate(list(inputs), axis=self.axis)
 
     def compute_mask(self, inputs, previous_mask):
-        # Along the features the steps' masks combine; along another axis Keras would
-        # concatenate the masks, which cnn does not do (the mask is dropped).
-        rank = len(shape_of(inputs[0]))
-        if self.axis % rank != rank - 1:
+        """Keras's rule: each input's step mask (all ones for an input without one) is
+        concatenated along `axis`; along the features, a step is kept when any input keeps
+        it, so an unmasked input keeps every step. None when no input has a mask."""
+        masks = list(previous_mask) if isinstance(previous_mask, (list, tuple)) else [previous_mask]
+        if all(m is None for m in masks):
             return None
-        return super().compute_mask(inputs, previous_mask)
+        rank = len(shape_of(inputs[0]))
+        if self.axis % rank == rank - 1:
+            given = [m for m in masks if m is not None]
+            if len(given) < len(masks):
+                return _all_steps(inputs[0])
+            out = given[0]
+            for m in given[1:]:
+                out = backend.op("maximum", [out, m])  # 0/1 masks: the maximum is their OR
+            return out
+        filled = [m if m is not None else _all_steps(x) for x, m in zip(inputs, masks)]
+        return backend.op("concat", filled, ints=[self.axis % rank])
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
