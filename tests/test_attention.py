@@ -304,8 +304,7 @@ def test_attention_training_with_mask_inputs_matches_keras(cls, kw):
         iq, iv = lib.layers.Input((4, 3)), lib.layers.Input((6, 3))
         iqm, ivm = lib.layers.Input((4,)), lib.layers.Input((6,))
         h = getattr(lib.layers, cls)(**kw)([iq, iv], mask=[iqm, ivm])
-        # Flatten, not a pooling layer: Keras would pass the query mask on as the output's
-        # Keras mask, which GlobalAveragePooling1D honours (cnn has no mask propagation).
+        # (test_attention_masks_propagate_as_in_keras covers the output's mask.)
         h = lib.layers.Flatten()(h)
         return lib.models.Model([iq, iv, iqm, ivm], lib.layers.Dense(2)(h))
 
@@ -388,3 +387,42 @@ def test_attention_validation_errors():
     iq = cnn.layers.Input((4, 3))
     with pytest.raises(ValueError, match="symbolic"):
         layer([iq, iq], mask=[None, q[..., 0]])
+
+
+@pytest.mark.parametrize("cls", ["Attention", "AdditiveAttention"])
+@pytest.mark.parametrize("explicit", [False, True])
+def test_attention_masks_propagate_as_in_keras(cls, explicit):
+    """Masks from Embedding(mask_zero=True) reach the layer without being passed (Keras
+    hands them to `mask`), and the output carries the query's mask on to a pooling layer;
+    with masks given as model inputs, the pooling honours the query mask as well."""
+    rng = np.random.default_rng(13)
+    xq = rng.integers(0, 6, (16, 5)).astype(np.float32)
+    xv = rng.integers(0, 6, (16, 7)).astype(np.float32)
+    xq[:, -2:] = 0  # padded tails
+    xq[:, 0] = 1    # (an all-padding query would make Keras's masked average 0/0 = NaN)
+    xv[3] = 0       # one fully padded value sequence
+
+    def build(lib):
+        L = lib.layers
+        iq, iv = L.Input((5,)), L.Input((7,))
+        eq = L.Embedding(6, 3, mask_zero=not explicit)(iq)
+        ev = L.Embedding(6, 3, mask_zero=not explicit)(iv)
+        inputs = [iq, iv]
+        if explicit:
+            iqm, ivm = L.Input((5,)), L.Input((7,))
+            h = getattr(L, cls)()([eq, ev], mask=[iqm, ivm])
+            inputs += [iqm, ivm]
+        else:
+            h = getattr(L, cls)()([eq, ev])
+        out = L.Dense(2)(L.GlobalAveragePooling1D()(h))
+        return (lib.models.Model if lib is cnn else keras.Model)(inputs, out)
+
+    km, cm = build(keras), build(cnn)
+    weights = [np_(w) + 0.3 * rng.standard_normal(tuple(w.shape)).astype(np.float32)
+               for w in km.weights]
+    km.set_weights(weights)
+    cm.set_weights(weights)
+    data = [xq, xv] + ([(xq != 0).astype(np.float32), (xv != 0).astype(np.float32)]
+                       if explicit else [])
+    np.testing.assert_allclose(cm.predict(data, verbose=0), np_(km.predict(data, verbose=0)),
+                               rtol=1e-5, atol=1e-6)

@@ -337,6 +337,19 @@ class _DotAttentionBase(Layer):
     [query, value, key, query_mask, value_mask], which is also what a saved model config
     records and what a call may give directly."""
 
+    # Inside a model the masks of query and value (Embedding(mask_zero=True), Masking)
+    # arrive as `mask=[query_mask, value_mask, (key_mask)]`, as Keras passes them; the key
+    # mask is ignored, as in Keras, and the output carries the query's mask.
+    supports_masking = True
+    _consumes_mask = True
+
+    def compute_mask(self, inputs, previous_mask):
+        if isinstance(inputs, (list, tuple)) and len(inputs) == 5:
+            return self._masked(inputs[3])  # a query mask given as an input of the call
+        if isinstance(previous_mask, (list, tuple)):
+            return previous_mask[0] if previous_mask else None
+        return previous_mask
+
     def __init__(self, use_scale=False, dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.use_scale = bool(use_scale)
@@ -378,7 +391,9 @@ class _DotAttentionBase(Layer):
                 if any_keras_tensor(inputs):
                     raise ValueError(f"Layer '{self.name}': in a functional model give both "
                                      "masks, [query_mask, value_mask], as model inputs.")
-                v_mask = np.ones(_steps_shape(inputs[1]), np.float32)
+                v_mask = (backend.op("not_equal_any", [inputs[1]], floats=[float("nan")])
+                          if isinstance(inputs[1], (backend.Tensor, backend.Symbol))
+                          else np.ones(_steps_shape(inputs[1]), np.float32))  # keeps all
             if v_mask is not None:
                 inputs.append(v_mask)
             if q_mask is not None:
