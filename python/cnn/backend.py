@@ -56,11 +56,14 @@ class _Operators:
 
 
 class Tensor(_Operators):
-    """An eager float32 value computed by the engine."""
-    __slots__ = ("_t",)
+    """An eager float32 value computed by the engine. `_keras_mask`: the step mask a layer
+    attached to its output (Embedding(mask_zero=True), Masking, ...), read by the next
+    layer called on it, as in Keras."""
+    __slots__ = ("_t", "_keras_mask")
 
     def __init__(self, handle):
         self._t = handle
+        self._keras_mask = None
 
     @property
     def shape(self):

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import backend, initializers, ops
 from .keras_tensor import any_keras_tensor
-from .layer import Layer
+from .layer import Layer, eager_masks
 from .regularization import Dropout
 
 __all__ = ["Attention", "AdditiveAttention", "MultiHeadAttention"]
@@ -149,6 +149,13 @@ class MultiHeadAttention(Layer):
         if kwargs:
             raise TypeError(f"Unrecognized keyword argument(s) passed to layer '{self.name}' "
                             f"(MultiHeadAttention): {sorted(kwargs)}")
+        if value is not None and not any_keras_tensor([query, value, key]):
+            # Masks eager Tensors carry (Embedding(mask_zero=True), Masking before this
+            # layer) apply as in a model. (Keras 3's eager result here matches neither its
+            # model's nor any explicit masks: its model's rule is the one kept.)
+            query_mask, value_mask, key_mask = (
+                m if m is not None else eager_masks(x) for x, m in
+                ((query, query_mask), (value, value_mask), (key, key_mask)))
         step_masks = [query_mask, value_mask, key_mask]
         if any(m is not None for m in step_masks) and any_keras_tensor([query, value, key]):
             raise ValueError(f"Layer '{self.name}': in a functional model the query, value "
@@ -382,6 +389,10 @@ class _DotAttentionBase(Layer):
     def __call__(self, inputs, mask=None, training=None, return_attention_scores=False,
                  use_causal_mask=False, **kwargs):
         self._validate_inputs(inputs, mask)
+        if mask is None and not any_keras_tensor(inputs):
+            carried = eager_masks(list(inputs))  # from Embedding(mask_zero=True), Masking
+            if any(m is not None for m in carried[:2]):
+                mask = carried[:2]
         inputs = list(inputs)
         if len(inputs) == 2:
             inputs.append(inputs[1])

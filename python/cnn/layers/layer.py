@@ -40,6 +40,22 @@ def _standardize_shape(shape):
     return tuple(None if d is None else int(d) for d in shape)
 
 
+def eager_masks(inputs):
+    """The masks eager Tensors carry, packed like `inputs` (None where there is none)."""
+    if isinstance(inputs, (list, tuple)):
+        return [getattr(x, "_keras_mask", None) for x in inputs]
+    return getattr(inputs, "_keras_mask", None)
+
+
+def attach_masks(outputs, masks):
+    """Sets each eager output's `_keras_mask` (one mask for all, or one per output)."""
+    flat = flatten(outputs)
+    masks = flatten(masks) if isinstance(masks, (list, tuple)) else [masks] * len(flat)
+    for out, m in zip(flat, masks):
+        if isinstance(out, backend.Tensor) and not isinstance(out, backend.Variable):
+            out._keras_mask = m
+
+
 class Layer:
     # Masks (Keras 3's rules, applied when a model replays its layer graph): a layer that
     # supports masking hands compute_mask's result to the layers after it; one that does not
@@ -366,6 +382,13 @@ class Layer:
             self._clear_losses()
         _CALL["depth"] += 1
         builder = next((x.builder for x in flat if isinstance(x, backend.Symbol)), None)
+        # Eager calls carry masks on the Tensors themselves (a model's graph carries them
+        # beside its nodes, see models/functional.py).
+        eager = builder is None
+        first_mask = eager_masks(inputs) if eager else None
+        if eager and self._takes_eager_mask(kwargs) and any(
+                m is not None for m in flatten(first_mask)):
+            kwargs = {**kwargs, "mask": first_mask}
         try:
             self._check_and_build(shapes)
             # While a graph is built, ops that read only weights must become nodes too
@@ -374,9 +397,18 @@ class Layer:
                 outputs = self.call(inputs, **self._call_kwargs(training, kwargs))
             if self._activity_regularizer is not None and _CALL["record"]:
                 self._add_activity_penalties(outputs)
+            if eager and self.supports_masking:
+                attach_masks(outputs, self.compute_mask(inputs, first_mask))
         finally:
             _CALL["depth"] -= 1
         return outputs
+
+    def _takes_eager_mask(self, kwargs):
+        """Whether an eager call hands this layer its input's mask: Keras's rule, when the
+        layer consumes masks, its call() takes `mask`, none was given, and (recurrent
+        layers) no initial state was given."""
+        return (self._consumes_mask and "mask" in _call_parameters(type(self))
+                and kwargs.get("mask") is None and kwargs.get("initial_state") is None)
 
     def _symbolic_call(self, inputs, training, kwargs):
         flat = flatten(inputs)
