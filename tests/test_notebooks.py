@@ -48,3 +48,21 @@ def test_notebook_runs_clean_and_shows_its_effect(path, monkeypatch):
                                      resources={"metadata": {"path": NOTEBOOK_DIR}})
     client.execute()  # raises CellExecutionError naming the cell and its traceback
 
+
+
+LESSONS = ["01-Regression-nn-assignment.ipynb",
+           "02-Normalization-and-regularization-assignment.ipynb",
+           "03-Transfer_learning.ipynb",
+           "04-clustering-assignment.ipynb",
+           "05-Regression-RNN-assignment.ipynb",
+           "06-GAN.ipynb",
+           "07-Transformer.ipynb"]
+
+
+def test_every_lesson_has_its_notebook():
+    """The course's seven lessons, each with its notebook (and nothing unlisted in
+    notebooks/README.md)."""
+    assert _names() == LESSONS
+    with open(os.path.join(NOTEBOOK_DIR, "README.md")) as f:
+        readme = f.read()
+    assert all(f"`{name}`" in readme for name in LESSONS)
