@@ -340,8 +340,8 @@ static void conv_apply(const geom *q, const float *x, const float *w, float *y, 
     }
     if (q->direct) {  // y (M,F/G) = x[:, group] (M,C/G) . w (C/G,F/G), per group
         for (int64_t g = 0; g < q->g; g++)
-            cnn_gemm(0, 0, (int)q->m, (int)q->fg, (int)q->cg,
-                      1.0f, x + g * q->cg, (int)q->c, w + g * q->fg, (int)q->f, beta, y + g * q->fg, (int)q->f);
+            cnn_gemm(0, 0, q->m, q->fg, q->cg,
+                      1.0f, x + g * q->cg, q->c, w + g * q->fg, q->f, beta, y + g * q->fg, q->f);
         return;
     }
     if (q->depthwise) { depthwise_forward(q, x, w, y, beta != 0.0f); return; }
@@ -350,9 +350,9 @@ static void conv_apply(const geom *q, const float *x, const float *w, float *y, 
         int64_t R = q->m - r0 < q->rows ? q->m - r0 : q->rows;
         im2col(q, x, r0, R, work);
         for (int64_t g = 0; g < q->g; g++)  // y (R,F/G) = col (R,K) . w (K,F/G)
-            cnn_gemm(0, 0, (int)R, (int)q->fg, (int)q->k,
-                      1.0f, work + g * q->k, (int)ld, w + g * q->fg, (int)q->f,
-                      beta, y + r0 * q->f + g * q->fg, (int)q->f);
+            cnn_gemm(0, 0, R, q->fg, q->k,
+                      1.0f, work + g * q->k, ld, w + g * q->fg, q->f,
+                      beta, y + r0 * q->f + g * q->fg, q->f);
     }
 }
 
@@ -369,13 +369,13 @@ static void conv_adjoint(const geom *q, const float *x, const float *w, const fl
     if (q->direct) {
         for (int64_t g = 0; g < q->g; g++) {
             if (dw)  // dw (C/G,F/G) += x[:, group]^T (C/G,M) . dy (M,F/G)
-                cnn_gemm(1, 0, (int)q->cg, (int)q->fg, (int)q->m,
-                          1.0f, x + g * q->cg, (int)q->c, dy + g * q->fg, (int)q->f,
-                          dw_beta, dw + g * q->fg, (int)q->f);
+                cnn_gemm(1, 0, q->cg, q->fg, q->m,
+                          1.0f, x + g * q->cg, q->c, dy + g * q->fg, q->f,
+                          dw_beta, dw + g * q->fg, q->f);
             if (dx)  // dx[:, group] (M,C/G) += dy (M,F/G) . w^T (F/G,C/G)
-                cnn_gemm(0, 1, (int)q->m, (int)q->cg, (int)q->fg,
-                          1.0f, dy + g * q->fg, (int)q->f, w + g * q->fg, (int)q->f,
-                          1.0f, dx + g * q->cg, (int)q->c);
+                cnn_gemm(0, 1, q->m, q->cg, q->fg,
+                          1.0f, dy + g * q->fg, q->f, w + g * q->fg, q->f,
+                          1.0f, dx + g * q->cg, q->c);
         }
         return;
     }
@@ -387,16 +387,16 @@ static void conv_adjoint(const geom *q, const float *x, const float *w, const fl
         if (dw) {
             im2col(q, x, r0, R, work);
             for (int64_t g = 0; g < q->g; g++)  // dw (K,F/G) += col^T (K,R) . dy (R,F/G)
-                cnn_gemm(1, 0, (int)q->k, (int)q->fg, (int)R,
-                          1.0f, work + g * q->k, (int)ld, dyr + g * q->fg, (int)q->f,
-                          dw_beta, dw + g * q->fg, (int)q->f);
+                cnn_gemm(1, 0, q->k, q->fg, R,
+                          1.0f, work + g * q->k, ld, dyr + g * q->fg, q->f,
+                          dw_beta, dw + g * q->fg, q->f);
             dw_beta = 1.0f;
         }
         if (dx) {
             for (int64_t g = 0; g < q->g; g++)  // dcol (R,K) = dy (R,F/G) . w^T (F/G,K)
-                cnn_gemm(0, 1, (int)R, (int)q->k, (int)q->fg,
-                          1.0f, dyr + g * q->fg, (int)q->f, w + g * q->fg, (int)q->f,
-                          0.0f, work + g * q->k, (int)ld);
+                cnn_gemm(0, 1, R, q->k, q->fg,
+                          1.0f, dyr + g * q->fg, q->f, w + g * q->fg, q->f,
+                          0.0f, work + g * q->k, ld);
             col2im(q, work, r0, R, dx);
         }
     }

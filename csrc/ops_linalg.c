@@ -67,8 +67,8 @@ static cnn_status matmul_forward(cnn_op_ctx *c) {
             continue;
         }
         // y (M,N) = x (M,K) . w (K,N)
-        cnn_gemm(0, 0, (int)m, (int)n, (int)k,
-                  1.0f, x, (int)k, w, (int)n, 0.0f, y, (int)n);
+        cnn_gemm(0, 0, m, n, k,
+                  1.0f, x, k, w, n, 0.0f, y, n);
     }
     return CNN_OK;
 }
@@ -100,12 +100,12 @@ static cnn_status matmul_backward(cnn_op_ctx *c) {
             continue;
         }
         if (c->in_grad[0])  // dx (M,K) += dy (M,N) . w^T (N,K)
-            cnn_gemm(0, 1, (int)m, (int)k, (int)n,
-                      1.0f, dy, (int)n, w, (int)n, beta[0], c->in_grad[0] + b * m * k, (int)k);
+            cnn_gemm(0, 1, m, k, n,
+                      1.0f, dy, n, w, n, beta[0], c->in_grad[0] + b * m * k, k);
         if (c->in_grad[1])  // dw (K,N) += x^T (K,M) . dy (M,N)
-            cnn_gemm(1, 0, (int)k, (int)n, (int)m,
-                      1.0f, x, (int)k, dy, (int)n, beta[1],
-                      c->in_grad[1] + (w_batched ? b * k * n : 0), (int)n);
+            cnn_gemm(1, 0, k, n, m,
+                      1.0f, x, k, dy, n, beta[1],
+                      c->in_grad[1] + (w_batched ? b * k * n : 0), n);
     }
     return CNN_OK;
 }

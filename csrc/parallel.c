@@ -26,7 +26,8 @@ typedef struct {
     cnn_range_fn fn;
     void *ctx;
     int64_t n;
-    int parts, next, pending;  /* ranges in this loop, the next unclaimed one, unfinished */
+    int parts, next;           /* ranges in this loop, the next unclaimed one */
+    unsigned pending;          /* ranges not finished yet */
     unsigned csr;              /* the caller's MXCSR (flush-to-zero on inside engine calls) */
 } loop;
 
@@ -54,15 +55,15 @@ static void cpu_relax(void) {
 #endif
 }
 
-/* Spins until *word differs from `seen` (returns 1) or SPIN_NS pass (returns 0). */
-static int spin_while_equal(const unsigned *word, unsigned seen) {
+/* Spins while (*word == value) != stop_when_equal, for at most SPIN_NS. */
+static void spin(const unsigned *word, unsigned value, int stop_when_equal) {
     int64_t deadline = now_ns() + SPIN_NS;
     for (;;) {
         for (int i = 0; i < 64; i++) {
-            if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != seen) return 1;
+            if ((__atomic_load_n(word, __ATOMIC_ACQUIRE) == value) == stop_when_equal) return;
             cpu_relax();
         }
-        if (now_ns() > deadline) return 0;
+        if (now_ns() > deadline) return;
     }
 }
 
@@ -82,18 +83,6 @@ static void set_csr(unsigned csr) {
 #endif
 }
 
-/* Spins until *word is 0 or SPIN_NS pass. */
-static void spin_while_nonzero(const int *word) {
-    int64_t deadline = now_ns() + SPIN_NS;
-    for (;;) {
-        for (int i = 0; i < 64; i++) {
-            if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == 0) return;
-            cpu_relax();
-        }
-        if (now_ns() > deadline) return;
-    }
-}
-
 /* Runs unclaimed ranges of the current loop until none is left; called with `lock` held,
  * returns with it held. */
 static void claim_and_run(void) {
@@ -103,7 +92,7 @@ static void claim_and_run(void) {
         pthread_mutex_unlock(&lock);
         l.fn(l.ctx, l.n * k / l.parts, l.n * (k + 1) / l.parts, k);
         pthread_mutex_lock(&lock);
-        int left = current.pending - 1;
+        unsigned left = current.pending - 1;
         __atomic_store_n(&current.pending, left, __ATOMIC_RELEASE);
         if (left == 0) pthread_cond_signal(&work_done);
     }
@@ -120,7 +109,7 @@ static void *worker(void *arg) {
         }
         unsigned seen = posted;
         pthread_mutex_unlock(&lock);
-        spin_while_equal(&posted, seen);
+        spin(&posted, seen, 0);
         pthread_mutex_lock(&lock);
         if (posted != seen) continue;
         sleepers++;
@@ -177,7 +166,7 @@ void cnn_parallel_for(int64_t n, int64_t grain, cnn_range_fn fn, void *ctx) {
     claim_and_run();
     if (current.pending > 0) {  // a worker still runs its range: wait awake, then asleep
         pthread_mutex_unlock(&lock);
-        spin_while_nonzero(&current.pending);
+        spin(&current.pending, 0, 1);
         pthread_mutex_lock(&lock);
     }
     while (current.pending > 0) pthread_cond_wait(&work_done, &lock);

@@ -56,8 +56,8 @@ static void tn_columns(void *arg, int64_t j0, int64_t j1, int part) {
 static void rnn_gemm_tn_accumulate(int64_t m, int64_t n, int64_t k, const float *a,
                                    int64_t lda, const float *b, int64_t ldb, float *c) {
     if (!cnn_small_sgemm_available()) {
-        cnn_gemm(1, 0, (int)m, (int)n, (int)k, 1.0f, a,
-                  (int)lda, b, (int)ldb, 1.0f, c, (int)n);
+        cnn_gemm(1, 0, m, n, k, 1.0f, a,
+                  lda, b, ldb, 1.0f, c, n);
         return;
     }
     tn_job job = {m, n, k, lda, ldb, a, b, c};
@@ -309,8 +309,8 @@ void rnn_project(const rnn_run *r, float *dst, const rnn_work *wk) {
         cnn_small_sgemm(0, rows, r->g, r->f, x, r->f, r->w, r->g, 0.0f, dst, r->g);
         return;
     }
-    cnn_gemm(0, 0, (int)rows, (int)r->g, (int)r->f, 1.0f,
-              x, (int)r->f, r->w, (int)r->g, 0.0f, dst, (int)r->g);
+    cnn_gemm(0, 0, rows, r->g, r->f, 1.0f,
+              x, r->f, r->w, r->g, 0.0f, dst, r->g);
 }
 
 static void copy_or_zero(float *dst, const float *src, int64_t n) {
@@ -404,12 +404,12 @@ void rnn_input_grads(const rnn_run *r, cnn_op_ctx *c, const float *dz, const rnn
     }
     if (!dx) return;
     if (r->drop == 0.0f) {  // dx (N*T, F) += dz (N*T, G) . kernel^T (G, F)
-        cnn_gemm(0, 1, (int)rows, (int)F, (int)G, 1.0f, dz,
-                  (int)G, r->w, (int)G, 1.0f, dx, (int)F);
+        cnn_gemm(0, 1, rows, F, G, 1.0f, dz,
+                  G, r->w, G, 1.0f, dx, F);
         return;
     }
-    cnn_gemm(0, 1, (int)rows, (int)F, (int)G, 1.0f, dz,
-              (int)G, r->w, (int)G, 0.0f, wk->xd, (int)F);
+    cnn_gemm(0, 1, rows, F, G, 1.0f, dz,
+              G, r->w, G, 0.0f, wk->xd, F);
     for (int64_t i = 0; i < r->n; i++)
         for (int64_t t = 0; t < r->t; t++)
             for (int64_t f = 0; f < F; f++) {

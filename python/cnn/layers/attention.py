@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import backend, initializers, ops
 from .keras_tensor import any_keras_tensor
-from .layer import Layer, eager_masks
+from .layer import Layer, all_steps_mask, eager_masks
 from .regularization import Dropout
 
 __all__ = ["Attention", "AdditiveAttention", "MultiHeadAttention"]
@@ -402,9 +402,7 @@ class _DotAttentionBase(Layer):
                 if any_keras_tensor(inputs):
                     raise ValueError(f"Layer '{self.name}': in a functional model give both "
                                      "masks, [query_mask, value_mask], as model inputs.")
-                v_mask = (backend.op("not_equal_any", [inputs[1]], floats=[float("nan")])
-                          if isinstance(inputs[1], (backend.Tensor, backend.Symbol))
-                          else np.ones(_steps_shape(inputs[1]), np.float32))  # keeps all
+                v_mask = all_steps_mask(inputs[1])
             if v_mask is not None:
                 inputs.append(v_mask)
             if q_mask is not None:
@@ -485,11 +483,6 @@ class _DotAttentionBase(Layer):
     def get_config(self):
         return {**super().get_config(), "use_scale": self.use_scale, "dropout": self.dropout,
                 "seed": self.seed}
-
-
-def _steps_shape(value):
-    """(batch, steps) of a (batch, steps, features) value."""
-    return tuple(getattr(value, "shape", np.shape(value)))[:2]
 
 
 class Attention(_DotAttentionBase):

@@ -47,6 +47,14 @@ def eager_masks(inputs):
     return getattr(inputs, "_keras_mask", None)
 
 
+def all_steps_mask(x):
+    """A step mask that keeps every step of x (batch, ..., features), as a graph node when x
+    is one: no value equals NaN."""
+    if not isinstance(x, (backend.Tensor, backend.Symbol)):
+        x = np.asarray(x, np.float32)
+    return backend.op("not_equal_any", [x], floats=[float("nan")])
+
+
 def attach_masks(outputs, masks):
     """Sets each eager output's `_keras_mask` (one mask for all, or one per output)."""
     flat = flatten(outputs)

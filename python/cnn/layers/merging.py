@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import backend, ops
 from .input_spec import _fmt
-from .layer import Layer, shape_of
+from .layer import Layer, all_steps_mask, shape_of
 
 __all__ = ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
            "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]
@@ -18,13 +18,6 @@ __all__ = ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multip
 
 def _shapes_text(shapes):
     return "[" + ", ".join(_fmt(s) for s in shapes) + "]"
-
-
-def _all_steps(x):
-    """A mask that keeps every step of x (batch, ..., features): no value equals NaN."""
-    if not isinstance(x, (backend.Tensor, backend.Symbol)):
-        x = np.asarray(x, np.float32)
-    return backend.op("not_equal_any", [x], floats=[float("nan")])
 
 
 class _Merge(Layer):
@@ -269,12 +262,12 @@ class Concatenate(_Merge):
         if self.axis % rank == rank - 1:
             given = [m for m in masks if m is not None]
             if len(given) < len(masks):
-                return _all_steps(inputs[0])
+                return all_steps_mask(inputs[0])
             out = given[0]
             for m in given[1:]:
                 out = backend.op("maximum", [out, m])  # 0/1 masks: the maximum is their OR
             return out
-        filled = [m if m is not None else _all_steps(x) for x, m in zip(inputs, masks)]
+        filled = [m if m is not None else all_steps_mask(x) for x, m in zip(inputs, masks)]
         return backend.op("concat", filled, ints=[self.axis % rank])
 
     def get_config(self):
