@@ -50,48 +50,57 @@ static int64_t lstm_aux_size(const cnn_op_ctx *c) { return rnn_aux_size(c, CELL_
 static int64_t lstm_work_size(const cnn_op_ctx *c) { return rnn_work_size(c, CELL_LSTM); }
 
 /* One sample's step: the gates z (the projections on entry, the activated gates on exit),
- * the cell state and h. */
-RNN_INLINE void lstm_gates_fwd_impl(int act, int ract, int64_t u, float *restrict zi,
-                                    float *restrict zf, float *restrict zg, float *restrict zo,
-                                    const int has_cp, const float *restrict cp,
-                                    float *restrict cr, float *restrict hr) {
+ * the cell state c, its activation tanh(c) (kept for backward, which would otherwise
+ * compute it again) and h. The activations run one gate at a time, the bias added on the
+ * way, then the state update. */
+RNN_INLINE void lstm_act_loop(int kind, int64_t n, float *restrict z, const float *restrict b) {
+    if (b)
+        for (int64_t j = 0; j < n; j++) z[j] = act_fwd(kind, z[j] + b[j]);
+    else
+        for (int64_t j = 0; j < n; j++) z[j] = act_fwd(kind, z[j]);
+}
+
+RNN_INLINE void lstm_state_impl(int act, int64_t u, const float *restrict ig,
+                                const float *restrict fg, const float *restrict gg,
+                                const float *restrict og, const int has_cp,
+                                const float *restrict cp, float *restrict cr,
+                                float *restrict tcr, float *restrict hr) {
     for (int64_t j = 0; j < u; j++) {
-        float ig = act_fwd(ract, zi[j]), fg = act_fwd(ract, zf[j]);
-        float gg = act_fwd(act, zg[j]), og = act_fwd(ract, zo[j]);
-        float cv = ig * gg + fg * (has_cp ? cp[j] : 0.0f);
-        zi[j] = ig; zf[j] = fg; zg[j] = gg; zo[j] = og;
+        float cv = ig[j] * gg[j] + fg[j] * (has_cp ? cp[j] : 0.0f), tc = act_fwd(act, cv);
         cr[j] = cv;
-        hr[j] = og * act_fwd(act, cv);
+        tcr[j] = tc;
+        hr[j] = og[j] * tc;
     }
 }
 
-/* The "no previous cell state" case as its own loop: a load under a per-element pointer
- * test (cp ? cp[j] : 0) keeps GCC from vectorising the gates. */
-RNN_INLINE void lstm_gates_fwd(int act, int ract, int64_t u, float *zi, float *zf, float *zg,
-                               float *zo, const float *cp, float *cr, float *hr) {
-    if (cp) lstm_gates_fwd_impl(act, ract, u, zi, zf, zg, zo, 1, cp, cr, hr);
-    else lstm_gates_fwd_impl(act, ract, u, zi, zf, zg, zo, 0, cp, cr, hr);
-}
-
 RNN_INLINE void lstm_row_fwd(int act, int ract, int64_t u, float *zr, const float *b,
-                             const float *cp, float *cr, float *hr) {
-    if (b)
-        for (int64_t j = 0; j < 4 * u; j++) zr[j] += b[j];
-    lstm_gates_fwd(act, ract, u, zr, zr + u, zr + 2 * u, zr + 3 * u, cp, cr, hr);
+                             const float *cp, float *cr, float *tcr, float *hr) {
+    lstm_act_loop(ract, 2 * u, zr, b);                           // i, f
+    lstm_act_loop(act, u, zr + 2 * u, b ? b + 2 * u : NULL);     // c candidate
+    lstm_act_loop(ract, u, zr + 3 * u, b ? b + 3 * u : NULL);    // o
+    // The "no previous cell state" case as its own loop: a load under a per-element
+    // pointer test (cp ? cp[j] : 0) keeps GCC from vectorising it.
+    if (cp) lstm_state_impl(act, u, zr, zr + u, zr + 2 * u, zr + 3 * u, 1, cp, cr, tcr, hr);
+    else lstm_state_impl(act, u, zr, zr + u, zr + 2 * u, zr + 3 * u, 0, cp, cr, tcr, hr);
 }
 
-/* Step s for every sample; a masked sample carries its states instead. */
-CNN_HOT static void lstm_cells_fwd(const rnn_run *r, int64_t s, float *z, float *cell) {
+/* Step s for every sample; a masked sample carries its states instead. Each sample's row of
+ * the next step's projections is fetched for that step's product meanwhile. */
+CNN_HOT static void lstm_cells_fwd(const rnn_run *r, int64_t s, float *z, float *cell,
+                                   float *cell_act) {
     int64_t n = r->n, T = r->t, u = r->u, t = rnn_time(r, s);
+    int64_t next = s + 1 < T ? (r->back ? -4 * u : 4 * u) : 0;  // to the next step's row
 #define LSTM_FWD(A, R)                                                              \
     for (int64_t i = 0; i < n; i++) {                                               \
         float *cr = cell + (i * T + s) * u, *hr = r->hs + i * r->hstride + s * u;   \
+        if (next) rnn_prefetch(z + i * T * 4 * u + next, 4 * u);                    \
         if (!rnn_valid(r, i, t)) {                                                  \
             rnn_carry_state(r, s, i, hr, cr, cell);                                 \
             continue;                                                               \
         }                                                                           \
         lstm_row_fwd(A, R, u, z + i * T * 4 * u, r->bias,                           \
-                     s > 0 ? cr - u : rnn_row(r->c0, u, i), cr, hr);                \
+                     s > 0 ? cr - u : rnn_row(r->c0, u, i), cr,                     \
+                     cell_act + (i * T + s) * u, hr);                               \
     }
     RNN_DISPATCH(r, LSTM_FWD);
 #undef LSTM_FWD
@@ -103,6 +112,7 @@ typedef struct {
     const rnn_work *wk;
     float *gates, *cell;  /* the cell's aux (lstm: gates, cell states; simple_rnn: none) */
     int need_rk_grad;
+    float *cell_act;      /* lstm: the cell states' activations (tanh(c) with the defaults) */
 } rnn_job;
 
 static void lstm_steps_fwd(void *arg, int64_t i0, int64_t i1, int part) {
@@ -112,13 +122,14 @@ static void lstm_steps_fwd(void *arg, int64_t i0, int64_t i1, int part) {
     rnn_work wk = rnn_work_slice(job->r, job->wk, i0);
     int64_t n = r.n, T = r.t, u = r.u, g = r.g;
     float *gates = job->gates + i0 * T * g, *cell = job->cell + i0 * T * u;
+    float *cell_act = job->cell_act + i0 * T * u;
     for (int64_t s = 0; s < T; s++) {
         float *z = gates + rnn_time(&r, s) * g;  // sample i's row at z + i*T*4u
         int64_t ld;
         const float *hp = rnn_rec_input(&r, s, wk.hd, &ld);
         if (hp)  // z (N, 4u) += h_{s-1} (N, u) . recurrent_kernel (u, 4u)
             rnn_gemm(0, 0, n, g, u, hp, ld, r.rk, g, 1.0f, z, T * g);
-        lstm_cells_fwd(&r, s, z, cell);
+        lstm_cells_fwd(&r, s, z, cell, cell_act);
     }
 }
 
@@ -126,12 +137,12 @@ static cnn_status lstm_forward(cnn_op_ctx *c) {
     rnn_run r = rnn_setup(c, CELL_LSTM);
     int64_t n = r.n, T = r.t, u = r.u, g = r.g;
     if (n == 0 || u == 0) return CNN_OK;
-    float *gates = c->aux, *cell = c->aux + n * T * g;
+    float *gates = c->aux, *cell = c->aux + n * T * g, *cell_act = cell + n * T * u;
     rnn_work wk = rnn_work_split(&r, c->work);
     rnn_keep_states(&r, c);
     if (T > 0) {
         rnn_project(&r, gates, &wk);
-        rnn_job job = {&r, &wk, gates, cell, 0};
+        rnn_job job = {&r, &wk, gates, cell, 0, cell_act};
         cnn_parallel_for(n, RNN_PARALLEL_GRAIN, lstm_steps_fwd, &job);
     }
     rnn_finish(&r, cell);
@@ -141,13 +152,13 @@ static cnn_status lstm_forward(cnn_op_ctx *c) {
 
 RNN_INLINE void lstm_gates_bwd(int act, int ract, int64_t u, const float *restrict gi,
                                const float *restrict gf, const float *restrict gg_,
-                               const float *restrict go, const float *restrict cr,
+                               const float *restrict go, const float *restrict tcr,
                                const int has_cp, const float *restrict cp, float *restrict dzi,
                                float *restrict dzf, float *restrict dzg, float *restrict dzo,
                                const float *restrict dhr, float *restrict dcr) {
     for (int64_t j = 0; j < u; j++) {
         float ig = gi[j], fg = gf[j], gg = gg_[j], og = go[j];
-        float tc = act_fwd(act, cr[j]);
+        float tc = tcr[j];
         float dcv = dcr[j] + dhr[j] * og * act_grad(act, tc);
         float dov = dhr[j] * tc;
         dzi[j] = dcv * gg * act_grad(ract, ig);
@@ -158,30 +169,40 @@ RNN_INLINE void lstm_gates_bwd(int act, int ract, int64_t u, const float *restri
     }
 }
 
-RNN_INLINE void lstm_row_bwd(int act, int ract, int64_t u, const float *gr, const float *cr,
+RNN_INLINE void lstm_row_bwd(int act, int ract, int64_t u, const float *gr, const float *tcr,
                              const float *cp, float *dzr, const float *dhr, float *dcr) {
-    if (cp)  // as lstm_gates_fwd: one loop per case, so both vectorise
-        lstm_gates_bwd(act, ract, u, gr, gr + u, gr + 2 * u, gr + 3 * u, cr, 1, cp, dzr,
+    if (cp)  // as lstm_row_fwd: one loop per case, so both vectorise
+        lstm_gates_bwd(act, ract, u, gr, gr + u, gr + 2 * u, gr + 3 * u, tcr, 1, cp, dzr,
                        dzr + u, dzr + 2 * u, dzr + 3 * u, dhr, dcr);
     else
-        lstm_gates_bwd(act, ract, u, gr, gr + u, gr + 2 * u, gr + 3 * u, cr, 0, cp, dzr,
+        lstm_gates_bwd(act, ract, u, gr, gr + u, gr + 2 * u, gr + 3 * u, tcr, 0, cp, dzr,
                        dzr + u, dzr + 2 * u, dzr + 3 * u, dhr, dcr);
 }
 
 /* Step s (input time t) of BPTT for every sample: dz from dh and the carried dc. A masked
- * sample's step computed nothing that reached the states: its dz is zero and dc passes. */
+ * sample's step computed nothing that reached the states: its dz is zero and dc passes.
+ * Each sample's rows of step s - 1 (gates, dz, tanh(c), the cell state before) are fetched
+ * meanwhile. */
 CNN_HOT static void lstm_cells_bwd(const rnn_run *r, int64_t s, const float *gates,
-                                   const float *cell, float *dz, const rnn_work *wk) {
+                                   const float *cell, const float *cell_act, float *dz,
+                                   const rnn_work *wk) {
     int64_t n = r->n, T = r->t, u = r->u, t = rnn_time(r, s);
+    int64_t prev = s > 0 ? (r->back ? 4 * u : -4 * u) : 0;  // to step s - 1's row
 #define LSTM_BWD(A, R)                                                              \
     for (int64_t i = 0; i < n; i++) {                                               \
         float *dzr = dz + (i * T + t) * 4 * u;                                      \
+        if (prev) {                                                                 \
+            rnn_prefetch(gates + (i * T + t) * 4 * u + prev, 4 * u);                \
+            rnn_prefetch(dzr + prev, 4 * u);                                        \
+            rnn_prefetch(cell_act + (i * T + s - 1) * u, u);                        \
+            if (s > 1) rnn_prefetch(cell + (i * T + s - 2) * u, u);                 \
+        }                                                                           \
         if (!rnn_valid(r, i, t)) {                                                  \
             memset(dzr, 0, sizeof(float) * (size_t)(4 * u));                        \
             continue;                                                               \
         }                                                                           \
-        const float *cr = cell + (i * T + s) * u;                                   \
-        lstm_row_bwd(A, R, u, gates + (i * T + t) * 4 * u, cr,                      \
+        const float *cr = cell + (i * T + s) * u, *tcr = cell_act + (i * T + s) * u; \
+        lstm_row_bwd(A, R, u, gates + (i * T + t) * 4 * u, tcr,                     \
                      s > 0 ? cr - u : rnn_row(r->c0, u, i), dzr, wk->dh + i * u,    \
                      wk->dc + i * u);                                               \
     }
@@ -196,11 +217,12 @@ static void lstm_steps_bwd(void *arg, int64_t i0, int64_t i1, int part) {
     rnn_work wk = rnn_work_slice(job->r, job->wk, i0);
     int64_t T = r.t, u = r.u, g = r.g;
     const float *gates = job->gates + i0 * T * g, *cell = job->cell + i0 * T * u;
+    const float *cell_act = job->cell_act + i0 * T * u;
     float *dz = wk.big;
     for (int64_t s = T - 1; s >= 0; s--) {
         const float *dzs = dz + rnn_time(&r, s) * g;
         rnn_state_grad(&r, s, &wk);
-        lstm_cells_bwd(&r, s, gates, cell, dz, &wk);
+        lstm_cells_bwd(&r, s, gates, cell, cell_act, dz, &wk);
         rnn_recurrent_carry(&r, s, dzs, T * g, &wk);
         if (job->need_rk_grad) rnn_keep_rec_input(&r, s, &wk);
     }
@@ -213,7 +235,8 @@ static cnn_status lstm_backward(cnn_op_ctx *c) {
     rnn_work wk = rnn_work_split(&r, c->work);
     float *dz = wk.big;
     rnn_backward_init(&r, &wk);
-    rnn_job job = {&r, &wk, c->aux, c->aux + n * T * g, c->in_grad[2] != NULL};
+    float *cell = c->aux + n * T * g;
+    rnn_job job = {&r, &wk, c->aux, cell, c->in_grad[2] != NULL, cell + n * T * r.u};
     cnn_parallel_for(n, RNN_PARALLEL_GRAIN, lstm_steps_bwd, &job);
     rnn_recurrent_kernel_grad(&r, c, dz, &wk);
     rnn_state_input_grads(&r, c, &wk);
@@ -503,7 +526,7 @@ static cnn_status simple_rnn_forward(cnn_op_ctx *c) {
     rnn_keep_states(&r, c);
     if (r.t > 0) {
         rnn_project(&r, wk.big, &wk);
-        rnn_job job = {&r, &wk, NULL, NULL, 0};
+        rnn_job job = {&r, &wk, NULL, NULL, 0, NULL};
         cnn_parallel_for(r.n, RNN_PARALLEL_GRAIN, simple_rnn_steps_fwd, &job);
     }
     rnn_finish(&r, NULL);
@@ -540,7 +563,7 @@ static cnn_status simple_rnn_backward(cnn_op_ctx *c) {
     rnn_work wk = rnn_work_split(&r, c->work);
     float *dz = wk.big;
     rnn_backward_init(&r, &wk);
-    rnn_job job = {&r, &wk, NULL, NULL, c->in_grad[2] != NULL};
+    rnn_job job = {&r, &wk, NULL, NULL, c->in_grad[2] != NULL, NULL};
     cnn_parallel_for(n, RNN_PARALLEL_GRAIN, simple_rnn_steps_bwd, &job);
     rnn_recurrent_kernel_grad(&r, c, dz, &wk);
     rnn_state_input_grads(&r, c, &wk);
