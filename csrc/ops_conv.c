@@ -35,6 +35,7 @@
 #include "blas.h"
 #include "gemm.h"
 #include "ops.h"
+#include "parallel.h"
 
 /* The im2col buffer holds at most this many floats (4 MiB) unless one row needs more:
  * large inputs are processed in row chunks instead of one huge patch matrix. */
@@ -209,8 +210,11 @@ CNN_HOT static void im2col(const geom *q, const float *x, int64_t r0, int64_t R,
     }
 }
 
-/* dx += scatter of dcol (R, G*K): the adjoint of im2col. */
-CNN_HOT static void col2im(const geom *q, const float *col, int64_t r0, int64_t R, float *dx) {
+/* dx += scatter of dcol (R, G*K): the adjoint of im2col, for the channels [c0, c1) of
+ * every group (the split that lets threads scatter without meeting: windows overlap in
+ * pixels, never in channels). */
+CNN_HOT static void col2im(const geom *q, const float *col, int64_t r0, int64_t R, float *dx,
+                           int64_t c0, int64_t c1) {
     int64_t ld = q->g * q->k;
     FOR_ROWS(q, r0, R, r, n, oy, ox) {
         const float *src = col + r * ld;
@@ -223,7 +227,7 @@ CNN_HOT static void col2im(const geom *q, const float *col, int64_t r0, int64_t 
                 const float *s = src + (i * q->kw + j) * q->cg;
                 float *d = dx + ((n * q->h + iy) * q->w + ix) * q->c;  // dx[n, iy, ix, :]
                 for (int64_t g = 0; g < q->g; g++)
-                    for (int64_t ch = 0; ch < q->cg; ch++) d[g * q->cg + ch] += s[g * q->k + ch];
+                    for (int64_t ch = c0; ch < c1; ch++) d[g * q->cg + ch] += s[g * q->k + ch];
             }
         }
     }
@@ -276,11 +280,12 @@ static inline void dw_block_part(const geom *q, const float *x, const float *w, 
     });
 }
 
+/* Output rows [r0, r0 + R); y points at row r0. */
 CNN_HOT static void depthwise_forward(const geom *q, const float *x, const float *w, float *y,
-                                      int accumulate) {
+                                      int accumulate, int64_t r0, int64_t R) {
     int64_t fg = q->fg, f = q->f;
     int blocked = fg == 1 || q->g == 1;  // an output's input channel is c (fg 1) or 0 (one group)
-    FOR_ROWS(q, 0, q->m, r, n, oy, ox) {
+    FOR_ROWS(q, r0, R, r, n, oy, ox) {
         float *restrict yr = y + r * f;  // (F)
         if (blocked) {
             for (int64_t cb = 0; cb < f; cb += DW_BLOCK) {
@@ -301,18 +306,24 @@ CNN_HOT static void depthwise_forward(const geom *q, const float *x, const float
     }
 }
 
-/* dx[pixel, c] += sum_m dy[r, c*fg+m] * w[tap, c*fg+m]; dw[tap, :] += x[pixel, c] * dy[r, :]. */
+/* dx[pixel, c] += sum_m dy[r, c*fg+m] * w[tap, c*fg+m]; dw[tap, :] += x[pixel, c] * dy[r, :],
+ * for the units [u0, u1) of depthwise_units: outputs that no other unit writes. */
 CNN_HOT static void depthwise_backward(const geom *q, const float *x, const float *w, const float *dy,
-                                       float *dx, float *dw) {
+                                       float *dx, float *dw, int64_t u0, int64_t u1) {
     int64_t fg = q->fg, f = q->f;
+    // Units are channels (fg 1), groups (several), the one group's filters (dw alone), or
+    // one unit for everything (see depthwise_units).
+    int by_groups = fg > 1 && q->g > 1, by_filters = fg > 1 && q->g == 1 && !dx;
+    int64_t g0 = by_groups ? u0 : 0, g1 = by_groups ? u1 : q->g;
+    int64_t m0 = by_filters ? u0 : 0, m1 = by_filters ? u1 : fg;
     FOR_ROWS(q, 0, q->m, r, n, oy, ox) {
         const float *dyr = dy + r * f;  // (F)
         FOR_TAPS(q, n, oy, ox, i, j, xo, {
             const float *kr = w + (i * q->kw + j) * f;
             if (dx) {
                 float *dxr = dx + xo;
-                if (fg == 1) for (int64_t ch = 0; ch < f; ch++) dxr[ch] += dyr[ch] * kr[ch];
-                else for (int64_t g = 0; g < q->g; g++) {
+                if (fg == 1) for (int64_t ch = u0; ch < u1; ch++) dxr[ch] += dyr[ch] * kr[ch];
+                else for (int64_t g = g0; g < g1; g++) {
                     float s = 0.0f;
                     for (int64_t m = 0; m < fg; m++) s += dyr[g * fg + m] * kr[g * fg + m];
                     dxr[g] += s;
@@ -321,14 +332,77 @@ CNN_HOT static void depthwise_backward(const geom *q, const float *x, const floa
             if (dw) {
                 const float *xr = x + xo;
                 float *dkr = dw + (i * q->kw + j) * f;
-                if (fg == 1) for (int64_t ch = 0; ch < f; ch++) dkr[ch] += xr[ch] * dyr[ch];
-                else for (int64_t g = 0; g < q->g; g++) {
+                if (fg == 1) for (int64_t ch = u0; ch < u1; ch++) dkr[ch] += xr[ch] * dyr[ch];
+                else for (int64_t g = g0; g < g1; g++) {
                     float xv = xr[g];
-                    for (int64_t m = 0; m < fg; m++) dkr[g * fg + m] += xv * dyr[g * fg + m];
+                    for (int64_t m = m0; m < m1; m++) dkr[g * fg + m] += xv * dyr[g * fg + m];
                 }
             }
         });
     }
+}
+
+/* ---- the passes around the products, on the engine's threads ------------------------
+ * Each split gives every thread outputs of its own and keeps each output's sum in the same
+ * order, so results do not depend on the thread count. A range gets at least PASS_GRAIN
+ * floats of work (about 10 us): a hand-off costs 1-3 us. */
+#define PASS_GRAIN 16384
+
+static int64_t grain_for(int64_t floats_per_item) {
+    return floats_per_item >= PASS_GRAIN ? 1 : PASS_GRAIN / (floats_per_item > 0 ? floats_per_item : 1);
+}
+
+/* What depthwise_backward splits: channels when fg is 1, else groups; with one group, its
+ * filters, when only dw is wanted (dx sums over them); 1 (no split) otherwise. */
+static int64_t depthwise_units(const geom *q, int has_dx) {
+    if (q->fg == 1) return q->f;
+    if (q->g > 1) return q->g;
+    return has_dx ? 1 : q->fg;
+}
+
+typedef struct {
+    const geom *q;
+    const float *x, *w, *dy;
+    float *out, *dx;  /* out: y (forward), col (im2col) or dw (depthwise backward) */
+    const float *col;
+    int64_t r0, rows;  /* the chunk of output rows [r0, r0 + rows) (im2col, col2im) */
+    int accumulate;
+} pass_job;
+
+static void im2col_range(void *arg, int64_t b, int64_t e, int part) {
+    (void)part;
+    const pass_job *j = arg;
+    im2col(j->q, j->x, j->r0 + b, e - b, j->out + b * j->q->g * j->q->k);
+}
+
+/* col rows [0, R) for output rows [r0, r0 + R); each thread copies whole rows. */
+static void im2col_threaded(const geom *q, const float *x, int64_t r0, int64_t R, float *col) {
+    pass_job j = {.q = q, .x = x, .out = col, .r0 = r0};
+    cnn_parallel_for(R, grain_for(q->g * q->k), im2col_range, &j);
+}
+
+static void col2im_range(void *arg, int64_t b, int64_t e, int part) {
+    (void)part;
+    const pass_job *j = arg;
+    col2im(j->q, j->col, j->r0, j->rows, j->dx, b, e);
+}
+
+/* Each thread scatters its own channels of every window. */
+static void col2im_threaded(const geom *q, const float *col, int64_t r0, int64_t R, float *dx) {
+    pass_job j = {.q = q, .col = col, .dx = dx, .r0 = r0, .rows = R};
+    cnn_parallel_for(q->cg, grain_for(R * q->kh * q->kw * q->g), col2im_range, &j);
+}
+
+static void depthwise_forward_range(void *arg, int64_t b, int64_t e, int part) {
+    (void)part;
+    const pass_job *j = arg;
+    depthwise_forward(j->q, j->x, j->w, j->out + b * j->q->f, j->accumulate, b, e - b);
+}
+
+static void depthwise_backward_range(void *arg, int64_t b, int64_t e, int part) {
+    (void)part;
+    const pass_job *j = arg;
+    depthwise_backward(j->q, j->x, j->w, j->dy, j->dx, j->out, b, e);
 }
 
 /* y = conv(x) (beta 0) or y += conv(x) (beta 1). */
@@ -344,11 +418,15 @@ static void conv_apply(const geom *q, const float *x, const float *w, float *y, 
                       1.0f, x + g * q->cg, q->c, w + g * q->fg, q->f, beta, y + g * q->fg, q->f);
         return;
     }
-    if (q->depthwise) { depthwise_forward(q, x, w, y, beta != 0.0f); return; }
+    if (q->depthwise) {
+        pass_job j = {.q = q, .x = x, .w = w, .out = y, .accumulate = beta != 0.0f};
+        cnn_parallel_for(q->m, grain_for(q->kh * q->kw * q->f), depthwise_forward_range, &j);
+        return;
+    }
     int64_t ld = q->g * q->k;
     for (int64_t r0 = 0; r0 < q->m; r0 += q->rows) {
         int64_t R = q->m - r0 < q->rows ? q->m - r0 : q->rows;
-        im2col(q, x, r0, R, work);
+        im2col_threaded(q, x, r0, R, work);
         for (int64_t g = 0; g < q->g; g++)  // y (R,F/G) = col (R,K) . w (K,F/G)
             cnn_gemm(0, 0, R, q->fg, q->k,
                       1.0f, work + g * q->k, ld, w + g * q->fg, q->f,
@@ -379,13 +457,18 @@ static void conv_adjoint(const geom *q, const float *x, const float *w, const fl
         }
         return;
     }
-    if (q->depthwise) { depthwise_backward(q, x, w, dy, dx, dw); return; }
+    if (q->depthwise) {
+        pass_job j = {.q = q, .x = x, .w = w, .dy = dy, .dx = dx, .out = dw};
+        int64_t units = depthwise_units(q, dx != NULL);
+        cnn_parallel_for(units, grain_for(q->m * q->kh * q->kw * q->f / units), depthwise_backward_range, &j);
+        return;
+    }
     int64_t ld = q->g * q->k;
     for (int64_t r0 = 0; r0 < q->m; r0 += q->rows) {
         int64_t R = q->m - r0 < q->rows ? q->m - r0 : q->rows;
         const float *dyr = dy + r0 * q->f;
         if (dw) {
-            im2col(q, x, r0, R, work);
+            im2col_threaded(q, x, r0, R, work);
             for (int64_t g = 0; g < q->g; g++)  // dw (K,F/G) += col^T (K,R) . dy (R,F/G)
                 cnn_gemm(1, 0, q->k, q->fg, R,
                           1.0f, work + g * q->k, ld, dyr + g * q->fg, q->f,
@@ -397,7 +480,7 @@ static void conv_adjoint(const geom *q, const float *x, const float *w, const fl
                 cnn_gemm(0, 1, R, q->k, q->fg,
                           1.0f, dyr + g * q->fg, q->f, w + g * q->fg, q->f,
                           0.0f, work + g * q->k, ld);
-            col2im(q, work, r0, R, dx);
+            col2im_threaded(q, work, r0, R, dx);
         }
     }
 }
