@@ -23,6 +23,7 @@
 
 #include "fastmath.h"
 #include "ops.h"
+#include "parallel.h"
 
 #if defined(__GNUC__)
 #define INLINE static inline __attribute__((always_inline))
@@ -144,20 +145,37 @@ static float act_param(const cnn_op_ctx *c, int op) {
     default:             F(A_SILU, __VA_ARGS__); break;                        \
     }
 
-CNN_HOT static cnn_status act_forward(cnn_op_ctx *c, int op) {
-    int64_t n = cnn_shape_numel(&c->out_shape);
-    float p = act_param(c, op);
-    op = act_resolve(c, op);
-    ACT_SWITCH(op, act_forward_op, c->in[0], c->out, n, p)
+/* Elements [b, e) of an activation's forward or backward pass, on the engine's threads. */
+typedef struct {
+    const cnn_op_ctx *c;
+    int op;
+    float p;
+} act_job;
+
+CNN_HOT static void act_forward_range(void *arg, int64_t b, int64_t e, int part) {
+    (void)part;
+    const act_job *j = arg;
+    ACT_SWITCH(j->op, act_forward_op, j->c->in[0] + b, j->c->out + b, e - b, j->p)
+}
+
+CNN_HOT static void act_backward_range(void *arg, int64_t b, int64_t e, int part) {
+    (void)part;
+    const act_job *j = arg;
+    const cnn_op_ctx *c = j->c;
+    ACT_SWITCH(j->op, act_backward_op, c->in[0] + b, c->out + b, c->out_grad + b,
+               c->in_grad[0] + b, e - b, j->p)
+}
+
+static cnn_status act_forward(cnn_op_ctx *c, int op) {
+    act_job j = {c, act_resolve(c, op), act_param(c, op)};
+    cnn_parallel_for(cnn_shape_numel(&c->out_shape), CNN_ELEMENTWISE_GRAIN, act_forward_range, &j);
     return CNN_OK;
 }
 
-CNN_HOT static cnn_status act_backward(cnn_op_ctx *c, int op) {
+static cnn_status act_backward(cnn_op_ctx *c, int op) {
     if (!c->in_grad[0]) return CNN_OK;
-    int64_t n = cnn_shape_numel(&c->out_shape);
-    float p = act_param(c, op);
-    op = act_resolve(c, op);
-    ACT_SWITCH(op, act_backward_op, c->in[0], c->out, c->out_grad, c->in_grad[0], n, p)
+    act_job j = {c, act_resolve(c, op), act_param(c, op)};
+    cnn_parallel_for(cnn_shape_numel(&c->out_shape), CNN_ELEMENTWISE_GRAIN, act_backward_range, &j);
     return CNN_OK;
 }
 

@@ -13,6 +13,7 @@
 #include "blas.h"
 #include "gemm.h"
 #include "ops.h"
+#include "parallel.h"
 
 /* ---- matmul ---------------------------------------------------------------------- */
 
@@ -123,33 +124,60 @@ static cnn_status bias_add_infer(int n, const cnn_shape *const *in, const cnn_at
     return CNN_OK;
 }
 
-CNN_HOT static cnn_status bias_add_forward(cnn_op_ctx *c) {
-    int64_t ch = c->in_shape[1]->dim[0], rows = ch ? cnn_shape_numel(c->in_shape[0]) / ch : 0;
-    const float *x = c->in[0], *b = c->in[1];
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * ch;
-        float *yr = c->out + r * ch;
-        for (int64_t j = 0; j < ch; j++) yr[j] = xr[j] + b[j];
+/* The passes of bias_add on the engine's threads: rows [b, e) of y = x + bias; elements of
+ * dx += dy; columns [b, e) of db += the sum of dy's rows, each column summed in row order
+ * whatever the split. */
+typedef struct {
+    const cnn_op_ctx *c;
+    int64_t rows, ch;
+} bias_job;
+
+CNN_HOT static void bias_add_rows(void *arg, int64_t b, int64_t e, int part) {
+    (void)part;
+    const bias_job *j = arg;
+    const float *x = j->c->in[0], *bias = j->c->in[1];
+    for (int64_t r = b; r < e; r++) {
+        const float *xr = x + r * j->ch;
+        float *yr = j->c->out + r * j->ch;
+        for (int64_t k = 0; k < j->ch; k++) yr[k] = xr[k] + bias[k];
     }
+}
+
+CNN_HOT static void bias_add_dx(void *arg, int64_t b, int64_t e, int part) {
+    (void)part;
+    const bias_job *j = arg;
+    const float *dy = j->c->out_grad;
+    float *dx = j->c->in_grad[0];
+    if (j->c->grad_fresh & 1u) memcpy(dx + b, dy + b, sizeof(float) * (size_t)(e - b));
+    else for (int64_t i = b; i < e; i++) dx[i] += dy[i];
+}
+
+CNN_HOT static void bias_add_db(void *arg, int64_t b, int64_t e, int part) {
+    (void)part;
+    const bias_job *j = arg;
+    const float *dy = j->c->out_grad;
+    float *db = j->c->in_grad[1];
+    if (j->c->grad_fresh & 2u) memset(db + b, 0, sizeof(float) * (size_t)(e - b));
+    for (int64_t r = 0; r < j->rows; r++) {
+        const float *dyr = dy + r * j->ch;
+        for (int64_t k = b; k < e; k++) db[k] += dyr[k];
+    }
+}
+
+static cnn_status bias_add_forward(cnn_op_ctx *c) {
+    int64_t ch = c->in_shape[1]->dim[0], rows = ch ? cnn_shape_numel(c->in_shape[0]) / ch : 0;
+    bias_job j = {c, rows, ch};
+    cnn_parallel_for(rows, CNN_ELEMENTWISE_GRAIN / (ch > 0 ? ch : 1), bias_add_rows, &j);
     return CNN_OK;
 }
 
-CNN_HOT static cnn_status bias_add_backward(cnn_op_ctx *c) {
+static cnn_status bias_add_backward(cnn_op_ctx *c) {
     int64_t ch = c->in_shape[1]->dim[0], rows = ch ? cnn_shape_numel(c->in_shape[0]) / ch : 0;
-    const float *dy = c->out_grad;
-    if (c->in_grad[0]) {
-        float *dx = c->in_grad[0];
-        if (c->grad_fresh & 1u) memcpy(dx, dy, sizeof(float) * (size_t)(rows * ch));
-        else for (int64_t i = 0; i < rows * ch; i++) dx[i] += dy[i];
-    }
-    if (c->in_grad[1]) {
-        float *db = c->in_grad[1];
-        if (c->grad_fresh & 2u) memset(db, 0, sizeof(float) * (size_t)ch);
-        for (int64_t r = 0; r < rows; r++) {
-            const float *dyr = dy + r * ch;
-            for (int64_t j = 0; j < ch; j++) db[j] += dyr[j];
-        }
-    }
+    bias_job j = {c, rows, ch};
+    if (c->in_grad[0]) cnn_parallel_for(rows * ch, CNN_ELEMENTWISE_GRAIN, bias_add_dx, &j);
+    // db by columns: at least 16 per range (one vector), and enough rows to pay
+    if (c->in_grad[1])
+        cnn_parallel_for(ch, rows * 16 >= CNN_ELEMENTWISE_GRAIN ? 16 : ch + 1, bias_add_db, &j);
     return CNN_OK;
 }
 

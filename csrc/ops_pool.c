@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "parallel.h"
 
 /* ---- shared geometry --------------------------------------------------------------- */
 
@@ -102,19 +103,28 @@ CNN_HOT static void max_step(const float *restrict xp, int32_t pos, float *restr
     }
 }
 
-static cnn_status max_pool_forward(cnn_op_ctx *c) {
+/* Samples [b0, b1) of max pooling, forward or backward: samples never share outputs, so
+ * the engine's threads take whole samples. */
+typedef struct {
+    const cnn_op_ctx *c;
     pool_geom g;
-    pool_geometry(c->in_shape[0], c->attrs, &g);
-    int32_t *arg = (int32_t *)c->aux;
+} max_pool_job;
+
+static void max_pool_forward_range(void *arg, int64_t b0, int64_t b1, int part) {
+    (void)part;
+    const max_pool_job *job = arg;
+    const cnn_op_ctx *c = job->c;
+    const pool_geom g = job->g;
+    int32_t *arg_max = (int32_t *)c->aux;
     const int64_t C = g.c;
-    for (int64_t b = 0; b < g.n; b++) {
+    for (int64_t b = b0; b < b1; b++) {
         const float *x = c->in[0] + b * g.h * g.w * C;
         for (int64_t i = 0; i < g.oh; i++) {
             for (int64_t j = 0; j < g.ow; j++) {
                 int64_t h0, h1, w0, w1, o = ((b * g.oh + i) * g.ow + j) * C;
                 pool_window(&g, i, j, &h0, &h1, &w0, &w1);
                 float *y = c->out + o;
-                int32_t *ai = arg + o;
+                int32_t *ai = arg_max + o;
                 for (int64_t k = 0; k < C; k++) { y[k] = -INFINITY; ai[k] = (int32_t)(h0 * g.w + w0); }
                 for (int64_t h = h0; h < h1; h++)
                     for (int64_t w = w0; w < w1; w++)
@@ -122,23 +132,41 @@ static cnn_status max_pool_forward(cnn_op_ctx *c) {
             }
         }
     }
+}
+
+static void max_pool_backward_range(void *arg, int64_t b0, int64_t b1, int part) {
+    (void)part;
+    const max_pool_job *job = arg;
+    const cnn_op_ctx *c = job->c;
+    const pool_geom g = job->g;
+    const int32_t *arg_max = (const int32_t *)c->aux;
+    const int64_t C = g.c, per = g.oh * g.ow * C;
+    for (int64_t b = b0; b < b1; b++) {
+        float *d = c->in_grad[0] + b * g.h * g.w * C;
+        const float *dy = c->out_grad + b * per;
+        const int32_t *ai = arg_max + b * per;
+        for (int64_t o = 0; o < per; o += C)
+            for (int64_t k = 0; k < C; k++) d[(int64_t)ai[o + k] * C + k] += dy[o + k];
+    }
+}
+
+static int64_t samples_grain(const pool_geom *g) {
+    int64_t per = g->h * g->w * g->c;
+    return per >= CNN_ELEMENTWISE_GRAIN ? 1 : CNN_ELEMENTWISE_GRAIN / (per > 0 ? per : 1);
+}
+
+static cnn_status max_pool_forward(cnn_op_ctx *c) {
+    max_pool_job job = {c, {0}};
+    pool_geometry(c->in_shape[0], c->attrs, &job.g);
+    cnn_parallel_for(job.g.n, samples_grain(&job.g), max_pool_forward_range, &job);
     return CNN_OK;
 }
 
 static cnn_status max_pool_backward(cnn_op_ctx *c) {
-    float *dx = c->in_grad[0];
-    if (!dx) return CNN_OK;
-    pool_geom g;
-    pool_geometry(c->in_shape[0], c->attrs, &g);
-    const int32_t *arg = (const int32_t *)c->aux;
-    const int64_t C = g.c, per = g.oh * g.ow * C;
-    for (int64_t b = 0; b < g.n; b++) {
-        float *d = dx + b * g.h * g.w * C;
-        const float *dy = c->out_grad + b * per;
-        const int32_t *ai = arg + b * per;
-        for (int64_t o = 0; o < per; o += C)
-            for (int64_t k = 0; k < C; k++) d[(int64_t)ai[o + k] * C + k] += dy[o + k];
-    }
+    if (!c->in_grad[0]) return CNN_OK;
+    max_pool_job job = {c, {0}};
+    pool_geometry(c->in_shape[0], c->attrs, &job.g);
+    cnn_parallel_for(job.g.n, samples_grain(&job.g), max_pool_backward_range, &job);
     return CNN_OK;
 }
 
