@@ -378,13 +378,8 @@ CNN_HOT static void depthwise_kernel_grad(const geom *q, const float *x, const f
 
 /* ---- the passes around the products, on the engine's threads ------------------------
  * Each split gives every thread outputs of its own and keeps each output's sum in the same
- * order, so results do not depend on the thread count. A range gets at least PASS_GRAIN
- * floats of work (about 10 us): a hand-off costs 1-3 us. */
-#define PASS_GRAIN 16384
-
-static int64_t grain_for(int64_t floats_per_item) {
-    return floats_per_item >= PASS_GRAIN ? 1 : PASS_GRAIN / (floats_per_item > 0 ? floats_per_item : 1);
-}
+ * order, so results do not depend on the thread count. Ranges get cnn_grain's share of
+ * work (floats copied or multiply-adds). */
 
 /* What depthwise_input_grad splits: channels when fg is 1, else groups (one group: no
  * split, its dx sums over every filter). */
@@ -408,7 +403,7 @@ static void im2col_range(void *arg, int64_t b, int64_t e, int part) {
 /* col rows [0, R) for output rows [r0, r0 + R); each thread copies whole rows. */
 static void im2col_threaded(const geom *q, const float *x, int64_t r0, int64_t R, float *col) {
     pass_job j = {.q = q, .x = x, .out = col, .r0 = r0};
-    cnn_parallel_for(R, grain_for(q->g * q->k), im2col_range, &j);
+    cnn_parallel_for(R, cnn_grain(q->g * q->k), im2col_range, &j);
 }
 
 static void col2im_range(void *arg, int64_t b, int64_t e, int part) {
@@ -420,7 +415,7 @@ static void col2im_range(void *arg, int64_t b, int64_t e, int part) {
 /* Each thread scatters its own channels of every window. */
 static void col2im_threaded(const geom *q, const float *col, int64_t r0, int64_t R, float *dx) {
     pass_job j = {.q = q, .col = col, .dx = dx, .r0 = r0, .rows = R};
-    cnn_parallel_for(q->cg, grain_for(R * q->kh * q->kw * q->g), col2im_range, &j);
+    cnn_parallel_for(q->cg, cnn_grain(R * q->kh * q->kw * q->g), col2im_range, &j);
 }
 
 static void depthwise_forward_range(void *arg, int64_t b, int64_t e, int part) {
@@ -458,7 +453,7 @@ static void conv_apply(const geom *q, const float *x, const float *w, float *y, 
     }
     if (q->depthwise) {
         pass_job j = {.q = q, .x = x, .w = w, .out = y, .accumulate = beta != 0.0f};
-        cnn_parallel_for(q->m, grain_for(q->kh * q->kw * q->f), depthwise_forward_range, &j);
+        cnn_parallel_for(q->m, cnn_grain(q->kh * q->kw * q->f), depthwise_forward_range, &j);
         return;
     }
     int64_t ld = q->g * q->k;
@@ -498,9 +493,9 @@ static void conv_adjoint(const geom *q, const float *x, const float *w, const fl
     if (q->depthwise) {
         pass_job j = {.q = q, .x = x, .w = w, .dy = dy, .dx = dx, .out = dw};
         int64_t taps = q->kh * q->kw, units = depthwise_dx_units(q);
-        if (dx) cnn_parallel_for(units, grain_for(q->m * taps * q->f / units), depthwise_dx_range, &j);
+        if (dx) cnn_parallel_for(units, cnn_grain(q->m * taps * q->f / units), depthwise_dx_range, &j);
         int64_t blocks = (q->f + DW_BLOCK - 1) / DW_BLOCK;
-        if (dw) cnn_parallel_for(blocks, grain_for(q->m * taps * DW_BLOCK), depthwise_dw_range, &j);
+        if (dw) cnn_parallel_for(blocks, cnn_grain(q->m * taps * DW_BLOCK), depthwise_dw_range, &j);
         return;
     }
     int64_t ld = q->g * q->k;

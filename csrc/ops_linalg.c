@@ -167,7 +167,7 @@ CNN_HOT static void bias_add_db(void *arg, int64_t b, int64_t e, int part) {
 static cnn_status bias_add_forward(cnn_op_ctx *c) {
     int64_t ch = c->in_shape[1]->dim[0], rows = ch ? cnn_shape_numel(c->in_shape[0]) / ch : 0;
     bias_job j = {c, rows, ch};
-    cnn_parallel_for(rows, CNN_ELEMENTWISE_GRAIN / (ch > 0 ? ch : 1), bias_add_rows, &j);
+    cnn_parallel_for(rows, cnn_grain(ch), bias_add_rows, &j);
     return CNN_OK;
 }
 
@@ -175,9 +175,9 @@ static cnn_status bias_add_backward(cnn_op_ctx *c) {
     int64_t ch = c->in_shape[1]->dim[0], rows = ch ? cnn_shape_numel(c->in_shape[0]) / ch : 0;
     bias_job j = {c, rows, ch};
     if (c->in_grad[0]) cnn_parallel_for(rows * ch, CNN_ELEMENTWISE_GRAIN, bias_add_dx, &j);
-    // db by columns: at least 16 per range (one vector), and enough rows to pay
-    if (c->in_grad[1])
-        cnn_parallel_for(ch, rows * 16 >= CNN_ELEMENTWISE_GRAIN ? 16 : ch + 1, bias_add_db, &j);
+    // db by columns: at least 16 per range (one vector), each column costing `rows` adds
+    int64_t db_grain = cnn_grain(rows);
+    if (c->in_grad[1]) cnn_parallel_for(ch, db_grain > 16 ? db_grain : 16, bias_add_db, &j);
     return CNN_OK;
 }
 

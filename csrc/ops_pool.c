@@ -150,15 +150,10 @@ static void max_pool_backward_range(void *arg, int64_t b0, int64_t b1, int part)
     }
 }
 
-static int64_t samples_grain(const pool_geom *g) {
-    int64_t per = g->h * g->w * g->c;
-    return per >= CNN_ELEMENTWISE_GRAIN ? 1 : CNN_ELEMENTWISE_GRAIN / (per > 0 ? per : 1);
-}
-
 static cnn_status max_pool_forward(cnn_op_ctx *c) {
     max_pool_job job = {c, {0}};
     pool_geometry(c->in_shape[0], c->attrs, &job.g);
-    cnn_parallel_for(job.g.n, samples_grain(&job.g), max_pool_forward_range, &job);
+    cnn_parallel_for(job.g.n, cnn_grain(job.g.h * job.g.w * job.g.c), max_pool_forward_range, &job);
     return CNN_OK;
 }
 
@@ -166,7 +161,7 @@ static cnn_status max_pool_backward(cnn_op_ctx *c) {
     if (!c->in_grad[0]) return CNN_OK;
     max_pool_job job = {c, {0}};
     pool_geometry(c->in_shape[0], c->attrs, &job.g);
-    cnn_parallel_for(job.g.n, samples_grain(&job.g), max_pool_backward_range, &job);
+    cnn_parallel_for(job.g.n, cnn_grain(job.g.h * job.g.w * job.g.c), max_pool_backward_range, &job);
     return CNN_OK;
 }
 

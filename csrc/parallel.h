@@ -28,4 +28,11 @@ void cnn_parallel_for(int64_t n, int64_t grain, cnn_range_fn fn, void *ctx);
  * work, past the 1-3 us a hand-off costs. Smaller arrays run inline. */
 #define CNN_ELEMENTWISE_GRAIN 32768
 
+/* The grain for a loop whose items each cost `work_per_item` such elements (a row's floats,
+ * a sample's pixels): ranges of at least CNN_ELEMENTWISE_GRAIN of work. */
+static inline int64_t cnn_grain(int64_t work_per_item) {
+    if (work_per_item >= CNN_ELEMENTWISE_GRAIN) return 1;
+    return CNN_ELEMENTWISE_GRAIN / (work_per_item > 0 ? work_per_item : 1);
+}
+
 #endif

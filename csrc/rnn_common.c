@@ -473,13 +473,10 @@ static void rk_columns(void *arg, int64_t j0, int64_t j1, int part) {
     const rnn_run *r = job->r;
     int64_t T = r->t, u = r->u, g = r->g, c0 = j0 * 32, c1 = j1 * 32 < g ? j1 * 32 : g;
     int64_t step_rows = r->back ? -g : g;  // dz's row stride from step s to s + 1
-    for (int64_t i = 0; i < r->n && T > 1; i++) {
-        if (i + 1 < r->n)  // the next sample's dz rows: contiguous, but read 32 columns at a time
-            for (int64_t t = 0; t < T; t++) rnn_prefetch(job->dz + ((i + 1) * T + t) * g + c0, c1 - c0);
+    for (int64_t i = 0; i < r->n && T > 1; i++)
         cnn_small_sgemm(1, u, c1 - c0, T - 1, r->hs + i * r->hstride, u,
                         job->dz + (i * T + rnn_time(r, 1)) * g + c0, step_rows, 1.0f,
                         job->drk + c0, g);
-    }
     if (r->h0)
         cnn_small_sgemm(1, u, c1 - c0, r->n, r->h0, u, job->dz + rnn_time(r, 0) * g + c0, T * g,
                         1.0f, job->drk + c0, g);

@@ -89,3 +89,24 @@ def check_torch(name, inputs, torch_fn, ints=(), floats=(), wrt=None, rtol=1e-5,
     for i in wrt:
         np.testing.assert_allclose(grads[i], ts[i].grad.numpy(), rtol=rtol, atol=atol,
                                    err_msg=f"{name}: gradient of input {i} vs torch")
+
+
+def run_threads(fn, counts=(1, 2, 3)):
+    """fn() at each engine thread count: {count: result}; the thread count is restored."""
+    import cnn
+    before = cnn.config()["engine_threads"]
+    try:
+        out = {}
+        for n in counts:
+            cnn.set_num_threads(n)
+            out[n] = fn()
+        return out
+    finally:
+        cnn.set_num_threads(before)
+
+
+def assert_same_at_every_count(results):
+    """Every array of run_threads' results equals the single-threaded one, bit for bit."""
+    for n in results:
+        for one, many in zip(results[1], results[n]):
+            np.testing.assert_array_equal(many, one)

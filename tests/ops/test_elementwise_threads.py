@@ -9,22 +9,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
 import numpy as np
 import pytest
 
-import cnn
-from op_harness import forward, vjp
+from op_harness import assert_same_at_every_count, forward, run_threads, vjp
 
 SHAPE = (8, 26, 26, 48)  # 260k elements: several ranges at 2 and 3 threads
-
-
-def run_threads(fn, counts=(1, 2, 3)):
-    before = cnn.config()["engine_threads"]
-    try:
-        out = {}
-        for n in counts:
-            cnn.set_num_threads(n)
-            out[n] = fn()
-        return out
-    finally:
-        cnn.set_num_threads(before)
 
 
 def forward_and_vjp(name, inputs, ints=(), floats=()):
@@ -37,9 +24,7 @@ def forward_and_vjp(name, inputs, ints=(), floats=()):
 def test_activation_split_gives_one_thread_results(name):
     x = np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)
     results = run_threads(lambda: forward_and_vjp(name, [x])[0])
-    for n in (2, 3):
-        for one, many in zip(results[1], results[n]):
-            np.testing.assert_array_equal(many, one)
+    assert_same_at_every_count(results)
     if name == "relu":  # and the split result is right
         y, dx = results[2]
         _, g = forward_and_vjp(name, [x])
@@ -53,9 +38,7 @@ def test_bias_add_split_gives_one_thread_results(channels):
     x = rng.standard_normal(SHAPE[:-1] + (channels,)).astype(np.float32)
     b = rng.standard_normal(channels).astype(np.float32)
     results = run_threads(lambda: forward_and_vjp("bias_add", [x, b])[0])
-    for n in (2, 3):
-        for one, many in zip(results[1], results[n]):
-            np.testing.assert_array_equal(many, one)
+    assert_same_at_every_count(results)
     y, dx, db = results[3]
     _, g = forward_and_vjp("bias_add", [x, b])
     np.testing.assert_array_equal(y, x + b)
@@ -68,9 +51,7 @@ def test_bias_add_split_gives_one_thread_results(channels):
 def test_max_pool_split_by_samples_gives_one_thread_results(ints):
     x = np.random.default_rng(3).standard_normal((16, 26, 26, 32)).astype(np.float32)
     results = run_threads(lambda: forward_and_vjp("max_pool2d", [x], ints)[0])
-    for n in (2, 3):
-        for one, many in zip(results[1], results[n]):
-            np.testing.assert_array_equal(many, one)
+    assert_same_at_every_count(results)
     if ints[0] == 2 and ints[2] == 2:  # 2x2 windows, stride 2: the maxima of each block
         y = results[3][0]
         np.testing.assert_array_equal(y, x.reshape(16, 13, 2, 13, 2, 32).max(axis=(2, 4)))

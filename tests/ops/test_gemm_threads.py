@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import cnn
-from op_harness import forward, vjp
+from op_harness import forward, run_threads, vjp
 
 MATMUL_SHAPES = [
     ((64, 784), (784, 256)),    # Dense forward: column blocks, tile kernel
@@ -23,18 +23,6 @@ MATMUL_SHAPES = [
     ((300, 1000), (1000, 300)),  # past the tile kernel's size: OpenBLAS, split
     ((3, 50, 200), (3, 200, 120)),  # batched
 ]
-
-
-def run_threads(fn, counts=(1, 2, 3)):
-    before = cnn.config()["engine_threads"]
-    try:
-        out = {}
-        for n in counts:
-            cnn.set_num_threads(n)
-            out[n] = fn()
-        return out
-    finally:
-        cnn.set_num_threads(before)
 
 
 @pytest.mark.parametrize("a_shape,b_shape", MATMUL_SHAPES)
