@@ -31,6 +31,7 @@ typedef struct {
     const float *a, *b;
     float *c;
     int by_columns;
+    int64_t parts, blocks;  /* OpenBLAS: the fixed parts the blocks are grouped into */
 } gemm_job;
 
 /* C[rows, cols] of the product, one kernel call; every element of C is the same ordered sum
@@ -57,26 +58,36 @@ static void gemm_range(void *arg, int64_t begin, int64_t end, int part) {
     else gemm_block(g, lo, hi < g->m ? hi : g->m, 0, g->n);
 }
 
+/* Parts [begin, end) of an OpenBLAS product: one call per part, whichever thread runs it. */
+static void gemm_parts(void *arg, int64_t begin, int64_t end, int part) {
+    (void)part;
+    const gemm_job *g = arg;
+    for (int64_t p = begin; p < end; p++) {
+        int64_t b0 = p * g->blocks / g->parts, b1 = (p + 1) * g->blocks / g->parts;
+        gemm_range(arg, b0, b1, 0);
+    }
+}
+
 void cnn_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
               const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
               int64_t ldc) {
     if (m <= 0 || n <= 0) return;
     double macs = (double)m * (double)n * (double)k;
-    gemm_job g = {trans_a, trans_b, 0, m, n, k, lda, ldb, ldc, 0, alpha, beta, a, b, c, 0};
+    gemm_job g = {trans_a, trans_b, 0, m, n, k, lda, ldb, ldc, 0, alpha, beta, a, b, c, 0, 0, 0};
     // The kernel is chosen from the whole product, never from a block's size, so every
     // thread count computes each element the same way.
     g.small = cnn_small_sgemm_available() && !trans_b && alpha == 1.0f &&
               n >= SMALL_KERNEL_MIN_N &&
               macs <= SMALL_KERNEL_MAX_MACS;
-    if (macs < PARALLEL_MIN_MACS || cnn_get_num_threads() < 2 || k == 0) {
+    if (macs < PARALLEL_MIN_MACS || k == 0 || (g.small && cnn_get_num_threads() < 2)) {
         gemm_block(&g, 0, m, 0, n);
         return;
     }
     // Split the dimension whose operand is larger, so each thread reads (and OpenBLAS packs)
     // its own share of it: columns of B when n >= m, rows of A otherwise. Blocks are whole
-    // register tiles (32 columns; 14 rows for the tile kernel, 16 for OpenBLAS's).
+    // register tiles (32 columns; the tile kernel's rows, or 16 for OpenBLAS's).
     g.by_columns = n >= m;
-    g.unit = g.by_columns ? 32 : (g.small ? 14 : 16);
+    g.unit = g.by_columns ? 32 : (g.small ? cnn_small_sgemm_tile_rows() : 16);
     int64_t extent = g.by_columns ? n : m, blocks = (extent + g.unit - 1) / g.unit;
     // OpenBLAS computes products of up to 1e6 multiply-adds on another path (its small-matrix
     // kernels), which rounds differently: its blocks stay above that, so a product takes the
@@ -84,5 +95,19 @@ void cnn_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float a
     double macs_per_block = macs / (double)blocks;
     double min_part = g.small ? PARALLEL_MIN_MACS / 2 : PARALLEL_MIN_MACS;
     int64_t grain = (int64_t)(min_part / macs_per_block) + 1;
-    cnn_parallel_for(blocks, grain, gemm_range, &g);
+    if (g.small) {  // the tile kernel rounds each element alike in any block: split freely
+        cnn_parallel_for(blocks, grain, gemm_range, &g);
+        return;
+    }
+    // OpenBLAS's kernels round an element differently by the size of the call that holds
+    // it (its Haswell kernels do, in rows and columns alike), so its parts are fixed by the
+    // shape alone and one thread runs the same calls one after another.
+    int64_t parts = blocks / grain < CNN_MAX_PARTS ? blocks / grain : CNN_MAX_PARTS;
+    if (parts < 2) {
+        gemm_block(&g, 0, m, 0, n);
+        return;
+    }
+    g.parts = parts;
+    g.blocks = blocks;
+    cnn_parallel_for(parts, 1, gemm_parts, &g);
 }

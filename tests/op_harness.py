@@ -70,21 +70,24 @@ def check_grad(name, inputs, ints=(), floats=(), wrt=None, eps=1e-2, rtol=2e-2, 
 
 
 def check_torch(name, inputs, torch_fn, ints=(), floats=(), wrt=None, rtol=1e-5, atol=1e-6,
-                seed=0):
+                seed=0, exact=False):
     """Forward and backward against PyTorch (float32, CPU). torch_fn maps torch tensors
-    (requires_grad set on the differentiated inputs) to the op's output."""
+    (requires_grad set on the differentiated inputs) to the op's output. exact=True runs
+    PyTorch in float64: for long sums, whose float32 rounding in PyTorch depends on the
+    CPU's kernels (oneDNN's AVX2 path errs several times more than its AVX-512 one)."""
     if torch is None:
         pytest.skip("torch==2.13.0 not installed")
     rng = np.random.default_rng(seed)
     inputs = as32(inputs)
     wrt = list(range(len(inputs))) if wrt is None else list(wrt)
-    ts = [torch.tensor(x, requires_grad=(i in wrt)) for i, x in enumerate(inputs)]
+    dtype = torch.float64 if exact else torch.float32
+    ts = [torch.tensor(x, dtype=dtype, requires_grad=(i in wrt)) for i, x in enumerate(inputs)]
     ref = torch_fn(*ts)
     out = forward(name, inputs, ints, floats)
     np.testing.assert_allclose(out, ref.detach().numpy(), rtol=rtol, atol=atol,
                                err_msg=f"{name}: forward vs torch")
     r = rng.standard_normal(np.shape(out)).astype(np.float32)
-    ref.backward(torch.tensor(r))
+    ref.backward(torch.tensor(r, dtype=dtype))
     grads = vjp(name, inputs, r, ints, floats)
     for i in wrt:
         np.testing.assert_allclose(grads[i], ts[i].grad.numpy(), rtol=rtol, atol=atol,

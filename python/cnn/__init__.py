@@ -17,7 +17,8 @@ __version__ = "0.1.0"
 
 
 def config():
-    """The BLAS library in use, its kernel (core type) and the thread counts."""
+    """The BLAS library in use, its kernel (core type), the engine's own register-tile kernel
+    for small products ("avx512", "avx2" or "none") and the thread counts."""
     c = _C.config()
     return {
         "blas": c["blas_build"],
@@ -26,6 +27,7 @@ def config():
         "blas_config": c["blas_config"],
         "blas_threads": c["blas_threads"],
         "engine_threads": c["engine_threads"],
+        "small_gemm_kernel": c["small_gemm"],
         "version": __version__,
     }
 
