@@ -473,10 +473,10 @@ static void rk_columns(void *arg, int64_t j0, int64_t j1, int part) {
     const rnn_run *r = job->r;
     int64_t T = r->t, u = r->u, g = r->g, c0 = j0 * 32, c1 = j1 * 32 < g ? j1 * 32 : g;
     int64_t step_rows = r->back ? -g : g;  // dz's row stride from step s to s + 1
-    for (int64_t i = 0; i < r->n && T > 1; i++)
-        cnn_small_sgemm(1, u, c1 - c0, T - 1, r->hs + i * r->hstride, u,
-                        job->dz + (i * T + rnn_time(r, 1)) * g + c0, step_rows, 1.0f,
-                        job->drk + c0, g);
+    if (T > 1)  // every sample's product in one pass (C loaded and stored once per chain)
+        cnn_small_sgemm_batch(1, u, c1 - c0, T - 1, r->hs, u, r->hstride,
+                              job->dz + rnn_time(r, 1) * g + c0, step_rows, T * g, r->n, 1.0f,
+                              job->drk + c0, g);
     if (r->h0)
         cnn_small_sgemm(1, u, c1 - c0, r->n, r->h0, u, job->dz + rnn_time(r, 0) * g + c0, T * g,
                         1.0f, job->drk + c0, g);

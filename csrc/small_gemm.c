@@ -56,29 +56,57 @@ int cnn_small_sgemm_select(const char *name) {
  * blocks, so their sums agree. */
 #define KC 384
 
-void cnn_small_sgemm(int trans_a, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                     const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+/* C = beta C + the chain of `op` (its a, b at C's origin), tile by tile. */
+static void tiles(const small_kernel *kn, int64_t m, int64_t n, small_operands op, float beta,
+                  float *c, int64_t ldc) {
+    int64_t mr = kn->mr, nr = kn->nr;
+    const float *a = op.a, *b = op.b;
+    // A small B (a thin k) stays cached whole: sweep C row by row. Otherwise a panel of B
+    // stays cached while the row tiles pass it.
+    int rows_outer = op.k * op.segs * n <= 4096;
+    int64_t n_panels = (n + nr - 1) / nr, n_tiles = (m + mr - 1) / mr;
+    for (int64_t outer = 0; outer < (rows_outer ? n_tiles : n_panels); outer++)
+        for (int64_t inner = 0; inner < (rows_outer ? n_panels : n_tiles); inner++) {
+            int64_t i = (rows_outer ? outer : inner) * mr, j = (rows_outer ? inner : outer) * nr;
+            int64_t cols = n - j < nr ? n - j : nr;
+            int rows = (int)(m - i < mr ? m - i : mr);
+            op.a = a + i * op.ars;
+            op.b = b + j;
+            kn->tile(rows, cols, &op, beta, c + i * ldc + j, ldc);
+        }
+}
+
+void cnn_small_sgemm_batch(int trans_a, int64_t m, int64_t n, int64_t k, const float *a,
+                           int64_t lda, int64_t stride_a, const float *b, int64_t ldb,
+                           int64_t stride_b, int64_t batch, float beta, float *c, int64_t ldc) {
     const small_kernel *kn = kernel();
     if (!kn) return;  // callers check cnn_small_sgemm_available() first
-    int64_t ars = trans_a ? 1 : lda, acs = trans_a ? lda : 1;  // A(r, p) = a[r*ars + p*acs]
-    int64_t mr = kn->mr, nr = kn->nr;
-    for (int64_t p0 = 0; p0 < k || p0 == 0; p0 += KC) {
-        int64_t kb = k - p0 < KC ? k - p0 : KC;
-        float beta_block = p0 == 0 ? beta : 1.0f;  // later blocks accumulate
-        // A small B (a thin k) stays cached whole: sweep C row by row. Otherwise a panel of
-        // B stays cached while the row tiles pass it.
-        int rows_outer = kb * n <= 4096;
-        int64_t n_panels = (n + nr - 1) / nr, n_tiles = (m + mr - 1) / mr;
-        for (int64_t outer = 0; outer < (rows_outer ? n_tiles : n_panels); outer++)
-            for (int64_t inner = 0; inner < (rows_outer ? n_panels : n_tiles); inner++) {
-                int64_t i = (rows_outer ? outer : inner) * mr, j = (rows_outer ? inner : outer) * nr;
-                int64_t cols = n - j < nr ? n - j : nr;
-                int rows = (int)(m - i < mr ? m - i : mr);
-                kn->tile(rows, cols, kb, a + i * ars + p0 * acs, ars, acs, b + p0 * ldb + j, ldb,
-                         beta_block, c + i * ldc + j, ldc);
+    small_operands op = {a, b, trans_a ? 1 : lda, trans_a ? lda : 1, stride_a, ldb, stride_b, 0, 1};
+    if (k > KC || k == 0 || batch <= 1) {  // each product in blocks of KC steps, in turn
+        for (int64_t s = 0; s < (batch > 1 ? batch : 1); s++)
+            for (int64_t p0 = 0; p0 < k || p0 == 0; p0 += KC) {
+                op.k = k - p0 < KC ? k - p0 : KC;
+                op.a = a + s * stride_a + p0 * op.acs;
+                op.b = b + s * stride_b + p0 * ldb;
+                tiles(kn, m, n, op, s == 0 && p0 == 0 ? beta : 1.0f, c, ldc);  // later blocks add
+                if (k == 0) break;
             }
-        if (k == 0) break;
+        return;
     }
+    // Short products: as many whole ones per chain as fit in KC steps.
+    int64_t per_block = KC / k;
+    op.k = k;
+    for (int64_t s0 = 0; s0 < batch; s0 += per_block) {
+        op.segs = batch - s0 < per_block ? batch - s0 : per_block;
+        op.a = a + s0 * stride_a;
+        op.b = b + s0 * stride_b;
+        tiles(kn, m, n, op, s0 == 0 ? beta : 1.0f, c, ldc);
+    }
+}
+
+void cnn_small_sgemm(int trans_a, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                     const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    cnn_small_sgemm_batch(trans_a, m, n, k, a, lda, 0, b, ldb, 0, 1, beta, c, ldc);
 }
 
 #else  /* not x86-64 GCC/Clang: callers use BLAS */
@@ -92,6 +120,13 @@ void cnn_small_sgemm(int trans_a, int64_t m, int64_t n, int64_t k, const float *
                      const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     (void)trans_a; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)beta; (void)c;
     (void)ldc;
+}
+
+void cnn_small_sgemm_batch(int trans_a, int64_t m, int64_t n, int64_t k, const float *a,
+                           int64_t lda, int64_t stride_a, const float *b, int64_t ldb,
+                           int64_t stride_b, int64_t batch, float beta, float *c, int64_t ldc) {
+    (void)trans_a; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)stride_a; (void)b; (void)ldb;
+    (void)stride_b; (void)batch; (void)beta; (void)c; (void)ldc;
 }
 
 #endif

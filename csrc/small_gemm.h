@@ -27,4 +27,12 @@ int cnn_small_sgemm_select(const char *name);
 void cnn_small_sgemm(int trans_a, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                      const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
+/* C = beta C + sum over s < batch of op(A_s) . B_s, A_s = a + s stride_a, B_s = b + s stride_b
+ * (each as above): a gradient summed over samples in one pass, C loaded and stored once per
+ * chain. For k <= 384 the FMA chain runs through as many whole products as fit in 384 steps,
+ * the chains' sums added to C in order; a longer k takes the products one at a time. */
+void cnn_small_sgemm_batch(int trans_a, int64_t m, int64_t n, int64_t k, const float *a,
+                           int64_t lda, int64_t stride_a, const float *b, int64_t ldb,
+                           int64_t stride_b, int64_t batch, float beta, float *c, int64_t ldc);
+
 #endif

@@ -18,8 +18,8 @@
 /* One ROWS x (8 or 16) tile; mask0/mask1 select the columns that exist (`two` = 0 for an
  * 8-column tile; `full` when all 16 exist). */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-tile(const int rows, const int two, const int full, int64_t k, const float *a, int64_t ars,
-     int64_t acs, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+tile(const int rows, const int two, const int full, const small_operands *op, float beta,
+     float *c, int64_t ldc,
      __m256i mask0, __m256i mask1) {
     __m256 acc0[MR], acc1[MR];
     const __m256 vbeta = _mm256_set1_ps(beta);
@@ -28,15 +28,19 @@ tile(const int rows, const int two, const int full, int64_t k, const float *a, i
         acc0[r] = _mm256_setzero_ps();
         if (two) acc1[r] = _mm256_setzero_ps();
     }
-    for (int64_t p = 0; p < k; p++) {
-        const float *bp = b + p * ldb;
-        __m256 b0 = LOAD(full, mask0, bp);
-        __m256 b1 = two ? LOAD(full, mask1, bp + 8) : _mm256_setzero_ps();
+    const int64_t k = op->k, ars = op->ars, acs = op->acs, ldb = op->ldb;
+    for (int64_t s = 0; s < op->segs; s++) {
+        const float *a = op->a + s * op->sa, *b = op->b + s * op->sb;
+        for (int64_t p = 0; p < k; p++) {
+            const float *bp = b + p * ldb;
+            __m256 b0 = LOAD(full, mask0, bp);
+            __m256 b1 = two ? LOAD(full, mask1, bp + 8) : _mm256_setzero_ps();
 #pragma GCC unroll 8
-        for (int r = 0; r < rows; r++) {
-            __m256 ar = _mm256_broadcast_ss(a + r * ars + p * acs);
-            acc0[r] = _mm256_fmadd_ps(ar, b0, acc0[r]);
-            if (two) acc1[r] = _mm256_fmadd_ps(ar, b1, acc1[r]);
+            for (int r = 0; r < rows; r++) {
+                __m256 ar = _mm256_broadcast_ss(a + r * ars + p * acs);
+                acc0[r] = _mm256_fmadd_ps(ar, b0, acc0[r]);
+                if (two) acc1[r] = _mm256_fmadd_ps(ar, b1, acc1[r]);
+            }
         }
     }
 #pragma GCC unroll 8
@@ -57,17 +61,16 @@ __attribute__((target("avx2"))) static __m256i column_mask(int64_t cols) {
 }
 
 #define TILE_CASE(R, TWO, FULL) \
-    case R: tile(R, TWO, FULL, k, a, ars, acs, b, ldb, beta, c, ldc, m0, m1); break;
+    case R: tile(R, TWO, FULL, op, beta, c, ldc, m0, m1); break;
 #define TILE_CASES(TWO, FULL)                                                                \
     switch (rows) {                                                                          \
     TILE_CASE(6, TWO, FULL) TILE_CASE(5, TWO, FULL) TILE_CASE(4, TWO, FULL)                  \
     TILE_CASE(3, TWO, FULL) TILE_CASE(2, TWO, FULL)                                          \
-    default: tile(1, TWO, FULL, k, a, ars, acs, b, ldb, beta, c, ldc, m0, m1);               \
+    default: tile(1, TWO, FULL, op, beta, c, ldc, m0, m1);                                     \
     }
 
 __attribute__((target("avx2,fma"))) static void
-tile_avx2(int rows, int64_t cols, int64_t k, const float *a, int64_t ars, int64_t acs,
-          const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+tile_avx2(int rows, int64_t cols, const small_operands *op, float beta, float *c, int64_t ldc) {
     __m256i m0 = column_mask(cols), m1 = column_mask(cols - 8);
     if (cols >= NR) {
         TILE_CASES(1, 1)

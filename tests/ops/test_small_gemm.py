@@ -64,11 +64,12 @@ def test_matmul_on_each_kernel_matches_float64(kernel, name, m, k, n):
     np.testing.assert_allclose(db, a64.T @ g64, rtol=1e-4, atol=tol)
 
 
-def lstm_and_gru(u, seed=0):
+def lstm_and_gru(u, t=5, seed=0):
     """Forward and all gradients of an LSTM and a GRU (reset after, then before) with u
-    units: their per-step products are (8, 4u or 3u, u) and (8, u, 4u or 3u)."""
+    units over t steps: their per-step products are (8, 4u or 3u, u) and (8, u, 4u or 3u);
+    the LSTM's recurrent-kernel gradient sums t - 1 steps of 8 samples in one pass."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((8, 5, 3)).astype(np.float32)
+    x = rng.standard_normal((8, t, 3)).astype(np.float32)
     out = []
     for op, gates, flags in (("lstm", 4, 1), ("gru", 3, 1), ("gru", 3, 1 | 32)):
         w = (rng.standard_normal((3, gates * u)) * 0.5).astype(np.float32)
@@ -83,12 +84,14 @@ def lstm_and_gru(u, seed=0):
 
 
 @pytest.mark.parametrize("name", TILE_KERNELS)
-@pytest.mark.parametrize("u", [1, 3, 5, 9, 17])
-def test_recurrent_products_on_each_kernel_match_openblas(kernel, name, u):
+@pytest.mark.parametrize("u,t", [(1, 5), (3, 5), (5, 2), (9, 5), (17, 5), (3, 100), (2, 400)])
+def test_recurrent_products_on_each_kernel_match_openblas(kernel, name, u, t):
+    """t = 100 and 400: the kernel gradient's chains of three samples (99 steps each) and
+    of one sample in 384-step blocks."""
     kernel("none")
-    want = lstm_and_gru(u)
+    want = lstm_and_gru(u, t)
     kernel(name)
-    got = lstm_and_gru(u)
+    got = lstm_and_gru(u, t)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
 
