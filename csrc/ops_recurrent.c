@@ -110,7 +110,8 @@ CNN_HOT static void lstm_cells_fwd(const rnn_run *r, int64_t s, float *z, float 
 typedef struct {
     const rnn_run *r;
     const rnn_work *wk;
-    float *gates, *cell;  /* the cell's aux (lstm: gates, cell states; simple_rnn: none) */
+    float *gates, *cell;  /* the cell's aux (lstm: gates, cell states; gru: gates, q_h or
+                           * r h_{s-1}; simple_rnn: none) */
     int need_rk_grad;
     float *cell_act;      /* lstm: the cell states' activations (tanh(c) with the defaults) */
 } rnn_job;
@@ -352,6 +353,20 @@ static void gru_step_reset_before(const rnn_run *r, int64_t s, float *gates, flo
     }
 }
 
+/* Samples [i0, i1) of the forward time loop (see lstm_steps_fwd). Backward stays on one
+ * thread: its per-step recurrent-kernel and bias gradients sum over the samples. */
+static void gru_steps_fwd(void *arg, int64_t i0, int64_t i1, int part) {
+    (void)part;
+    const rnn_job *job = arg;
+    rnn_run r = rnn_slice(job->r, i0, i1);
+    rnn_work wk = rnn_work_slice(job->r, job->wk, i0);
+    float *gates = job->gates + i0 * r.t * r.g, *extra = job->cell + i0 * r.t * r.u;
+    for (int64_t s = 0; s < r.t; s++) {
+        if (r.flags & RNN_RESET_BEFORE) gru_step_reset_before(&r, s, gates, extra, &wk);
+        else gru_step_reset_after(&r, s, gates, extra, &wk);
+    }
+}
+
 static cnn_status gru_forward(cnn_op_ctx *c) {
     rnn_run r = rnn_setup(c, CELL_GRU);
     int64_t n = r.n, T = r.t, u = r.u, g = r.g;
@@ -359,10 +374,10 @@ static cnn_status gru_forward(cnn_op_ctx *c) {
     float *gates = c->aux, *extra = c->aux + n * T * g;  // extra: q_h or r h_{s-1}
     rnn_work wk = rnn_work_split(&r, c->work);
     rnn_keep_states(&r, c);
-    if (T > 0) rnn_project(&r, gates, &wk);
-    for (int64_t s = 0; s < T; s++) {
-        if (r.flags & RNN_RESET_BEFORE) gru_step_reset_before(&r, s, gates, extra, &wk);
-        else gru_step_reset_after(&r, s, gates, extra, &wk);
+    if (T > 0) {
+        rnn_project(&r, gates, &wk);
+        rnn_job job = {&r, &wk, gates, extra, 0, NULL};
+        cnn_parallel_for(n, RNN_PARALLEL_GRAIN, gru_steps_fwd, &job);
     }
     rnn_finish(&r, NULL);
     rnn_write_states(&r, c, NULL);

@@ -276,7 +276,8 @@ def test_write_states_leaves_the_final_states_in_the_state_inputs(op):
 
 @pytest.mark.parametrize("op,flags", [("lstm", HAS_BIAS | HAS_STATE | HAS_MASK | EMIT),
                                       ("simple_rnn", HAS_BIAS | HAS_STATE | HAS_MASK | EMIT),
-                                      ("gru", HAS_BIAS | HAS_STATE | HAS_MASK)])
+                                      ("gru", HAS_BIAS | HAS_STATE | HAS_MASK),
+                                      ("gru", HAS_BIAS | HAS_STATE | HAS_MASK | RESET_BEFORE)])
 @pytest.mark.parametrize("back", [0, 1])
 def test_threads_split_the_batch_without_changing_results(op, flags, back):
     """With 2 engine threads the time loops run on halves of the batch (>= 32 samples);
