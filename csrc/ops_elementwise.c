@@ -149,7 +149,7 @@ INLINE void binary_grad_row_op(int op, int wrt, const float *a, int64_t sa, cons
     }
 }
 
-static void binary_row(int op, const float *a, int64_t sa, const float *b, int64_t sb, float *y, int64_t n) {
+INLINE void binary_row(int op, const float *a, int64_t sa, const float *b, int64_t sb, float *y, int64_t n) {
     switch (op) {
     case B_ADD: binary_row_op(B_ADD, a, sa, b, sb, y, n); break;
     case B_SUB: binary_row_op(B_SUB, a, sa, b, sb, y, n); break;
@@ -164,7 +164,7 @@ static void binary_row(int op, const float *a, int64_t sa, const float *b, int64
     (wrt ? binary_grad_row_op(OP, 1, a, sa, b, sb, y, g, dst, sd, n) \
          : binary_grad_row_op(OP, 0, a, sa, b, sb, y, g, dst, sd, n))
 
-static void binary_grad_row(int op, int wrt, const float *a, int64_t sa, const float *b, int64_t sb,
+INLINE void binary_grad_row(int op, int wrt, const float *a, int64_t sa, const float *b, int64_t sb,
                             const float *y, const float *g, float *dst, int64_t sd, int64_t n) {
     switch (op) {
     case B_ADD: GRAD_ROW(B_ADD); break;

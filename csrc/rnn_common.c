@@ -380,7 +380,7 @@ void rnn_backward_init(const rnn_run *r, const rnn_work *wk) {
         for (int64_t k = 0; k < r->g; k++) wk->rkt[k * u + j] = r->rk[j * r->g + k];
 }
 
-void rnn_state_grad(const rnn_run *r, int64_t s, const rnn_work *wk) {
+CNN_HOT void rnn_state_grad(const rnn_run *r, int64_t s, const rnn_work *wk) {
     int64_t u = r->u, t = rnn_time(r, s);
     for (int64_t i = 0; i < r->n; i++) {
         const float *dyr = r->dy + i * r->ystride + s * u, *cr = wk->carry + i * u;
