@@ -1,5 +1,5 @@
 /* small_gemm_tiles.h: what small_gemm.c's driver needs of an ISA's register-tile kernel
- * (small_gemm_avx512.c, small_gemm_avx2.c).
+ * (small_gemm_avx512.c, small_gemm_avx2.c, both built from small_gemm_tile_impl.h).
  *
  * A tile is C[rows, cols] (rows <= mr, cols <= nr) = one FMA chain over the segments
  * s < segs and, in each, over p < k of A_s(r, p) * B_s(p, c), started from zero, then
